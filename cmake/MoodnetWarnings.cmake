@@ -1,0 +1,9 @@
+# moodnet_project_warnings(<target>): warning flags for moodnet's OWN tests, examples and
+# benchmarks. Never applied to the moodnet library target, so users never inherit them.
+function(moodnet_project_warnings target)
+  if(MSVC)
+    target_compile_options(${target} PRIVATE /W4 $<$<BOOL:${MOODNET_WERROR}>:/WX>)
+  else()
+    target_compile_options(${target} PRIVATE -Wall -Wextra $<$<BOOL:${MOODNET_WERROR}>:-Werror>)
+  endif()
+endfunction()

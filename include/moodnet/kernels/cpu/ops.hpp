@@ -1,0 +1,172 @@
+// ops<Cpu>: float32 kernels. Convolutions run as im2col + GEMM per image, dense layers as one
+// GEMM; the remaining ops reuse the naive float loops (cheap next to the convolutions).
+// Parameter-gradient reductions over the batch use a fixed number of image groups summed in a
+// fixed order, so results are bitwise identical for any thread count.
+#pragma once
+
+#include <algorithm>
+#include <vector>
+
+#include "../../core/device.hpp"
+#include "../reference.hpp"
+#include "gemm.hpp"
+
+namespace moodnet {
+
+namespace cpu {
+
+// One image's patches: x:(H,W,C) -> col:(OH*OW, KH*KW*C); padding reads as zero.
+inline void im2col(const ConvGeometry& g, const float* x, float* col) {
+  const int64_t kkc = g.kh * g.kw * g.c;
+  for (int64_t oy = 0; oy < g.oh; ++oy)
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      float* row = col + (oy * g.ow + ox) * kkc;
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        const int64_t iy = oy * g.sh - g.pad_top + ky;
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const int64_t ix = ox * g.sw - g.pad_left + kx;
+          float* dst = row + (ky * g.kw + kx) * g.c;
+          if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
+            std::fill(dst, dst + g.c, 0.0f);
+          else
+            std::copy(x + (iy * g.w + ix) * g.c, x + (iy * g.w + ix + 1) * g.c, dst);
+        }
+      }
+    }
+}
+
+// The adjoint of im2col: dx:(H,W,C) += scattered col:(OH*OW, KH*KW*C).
+inline void col2im_add(const ConvGeometry& g, const float* col, float* dx) {
+  const int64_t kkc = g.kh * g.kw * g.c;
+  for (int64_t oy = 0; oy < g.oh; ++oy)
+    for (int64_t ox = 0; ox < g.ow; ++ox) {
+      const float* row = col + (oy * g.ow + ox) * kkc;
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        const int64_t iy = oy * g.sh - g.pad_top + ky;
+        if (iy < 0 || iy >= g.h) continue;
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const int64_t ix = ox * g.sw - g.pad_left + kx;
+          if (ix < 0 || ix >= g.w) continue;
+          const float* src = row + (ky * g.kw + kx) * g.c;
+          float* dst = dx + (iy * g.w + ix) * g.c;
+          for (int64_t c = 0; c < g.c; ++c) dst[c] += src[c];
+        }
+      }
+    }
+}
+
+// A 1x1, stride-1 convolution is a plain GEMM on the input as stored.
+inline bool is_pointwise(const ConvGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0;
+}
+
+inline void add_bias_rows(int64_t rows, int64_t f, const float* b, float* y) {
+  if (!b) return;
+#pragma omp parallel for schedule(static) if (rows * f > 65536)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < f; ++j) y[r * f + j] += b[j];
+}
+
+// db(F) += column sums of dy(rows, F), in row order.
+inline void bias_grad(int64_t rows, int64_t f, const float* dy, float* db) {
+  if (!db) return;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < f; ++j) db[j] += dy[r * f + j];
+}
+
+// Number of fixed image groups for batch reductions; independent of the thread count.
+inline int64_t reduction_groups(int64_t n) { return std::min<int64_t>(n, 8); }
+
+}  // namespace cpu
+
+template <>
+struct ops<Cpu> : naive_ops<float> {
+  using T = float;
+
+  static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                   const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+    cpu::gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  }
+
+  // x:(N,H,W,C) w:(KH,KW,C,F) b:(F)|null y:(N,OH,OW,F)
+  static void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+    const int64_t kkc = g.kh * g.kw * g.c, pix = g.oh * g.ow;
+    if (cpu::is_pointwise(g)) {
+      cpu::gemm(false, false, g.n * pix, g.f, g.c, 1.0f, x, g.c, w, g.f, 0.0f, y, g.f);
+    } else {
+#pragma omp parallel for schedule(static)
+      for (int64_t n = 0; n < g.n; ++n) {
+        static thread_local std::vector<float> col_buf;
+        float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
+        cpu::im2col(g, x + n * g.h * g.w * g.c, col);
+        cpu::gemm(false, false, pix, g.f, kkc, 1.0f, col, kkc, w, g.f, 0.0f, y + n * pix * g.f, g.f,
+                  false);
+      }
+    }
+    cpu::add_bias_rows(g.n * pix, g.f, b, y);
+  }
+
+  // dy:(N,OH,OW,F) w:(KH,KW,C,F) -> dx:(N,H,W,C)
+  static void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+    const int64_t kkc = g.kh * g.kw * g.c, pix = g.oh * g.ow;
+    if (cpu::is_pointwise(g)) {
+      cpu::gemm(false, true, g.n * pix, g.c, g.f, 1.0f, dy, g.f, w, g.f, 0.0f, dx, g.c);
+      return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < g.n; ++n) {
+      static thread_local std::vector<float> col_buf;
+      float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
+      cpu::gemm(false, true, pix, kkc, g.f, 1.0f, dy + n * pix * g.f, g.f, w, g.f, 0.0f, col, kkc, false);
+      float* dxn = dx + n * g.h * g.w * g.c;
+      std::fill(dxn, dxn + g.h * g.w * g.c, 0.0f);
+      cpu::col2im_add(g, col, dxn);
+    }
+  }
+
+  // dw:(KH,KW,C,F) += sum over images of col^T * dy; db:(F) += column sums of dy.
+  static void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
+    const int64_t kkc = g.kh * g.kw * g.c, pix = g.oh * g.ow;
+    if (cpu::is_pointwise(g)) {
+      cpu::gemm(true, false, g.c, g.f, g.n * pix, 1.0f, x, g.c, dy, g.f, 1.0f, dw, g.f);
+    } else {
+      const int64_t groups = cpu::reduction_groups(g.n), wsize = kkc * g.f;
+      static thread_local std::vector<float> partial_buf;
+      float* partial = cpu::detail::scratch(partial_buf, static_cast<size_t>(groups * wsize));
+#pragma omp parallel for schedule(static)
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        static thread_local std::vector<float> col_buf;
+        float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
+        float* acc = partial + gi * wsize;
+        std::fill(acc, acc + wsize, 0.0f);
+        for (int64_t n = gi * g.n / groups; n < (gi + 1) * g.n / groups; ++n) {
+          cpu::im2col(g, x + n * g.h * g.w * g.c, col);
+          cpu::gemm(true, false, kkc, g.f, pix, 1.0f, col, kkc, dy + n * pix * g.f, g.f, 1.0f, acc, g.f,
+                    false);
+        }
+      }
+#pragma omp parallel for schedule(static) if (wsize > 65536)
+      for (int64_t i = 0; i < wsize; ++i) {
+        float s = dw[i];
+        for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * wsize + i];
+        dw[i] = s;
+      }
+    }
+    cpu::bias_grad(g.n * pix, g.f, dy, db);
+  }
+
+  // x:(N,in) w:(in,out) b:(out)|null y:(N,out)
+  static void dense_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b, T* y) {
+    cpu::gemm(false, false, n, out, in, 1.0f, x, in, w, out, 0.0f, y, out);
+    cpu::add_bias_rows(n, out, b, y);
+  }
+  static void dense_backward_data(int64_t n, int64_t in, int64_t out, const T* dy, const T* w, T* dx) {
+    cpu::gemm(false, true, n, in, out, 1.0f, dy, out, w, out, 0.0f, dx, in);
+  }
+  static void dense_backward_params(int64_t n, int64_t in, int64_t out, const T* x, const T* dy, T* dw, T* db) {
+    cpu::gemm(true, false, in, out, n, 1.0f, x, in, dy, out, 1.0f, dw, out);
+    cpu::bias_grad(n, out, dy, db);
+  }
+};
+
+}  // namespace moodnet

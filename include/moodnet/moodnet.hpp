@@ -1,0 +1,22 @@
+// moodnet: the public API in one include.
+#pragma once
+
+#include "config.hpp"
+#include "core/init.hpp"
+#include "core/random.hpp"
+#include "core/shape.hpp"
+#include "core/tensor.hpp"
+#include "kernels/cpu/ops.hpp"
+#include "kernels/reference.hpp"
+#include "nn/activation.hpp"
+#include "nn/conv.hpp"
+#include "nn/dense.hpp"
+#include "nn/loss.hpp"
+#include "nn/model.hpp"
+#include "nn/normalization.hpp"
+#include "nn/pooling.hpp"
+#include "optim/optimizers.hpp"
+#include "train/callbacks.hpp"
+#include "train/dataset.hpp"
+#include "train/fit.hpp"
+#include "zoo.hpp"

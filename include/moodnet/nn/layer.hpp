@@ -1,0 +1,148 @@
+// The Layer interface every layer implements, and Parameter (a weight with its gradient).
+//
+// Gradient contract: backward() OVERWRITES the input gradients dx and ACCUMULATES (+=) into
+// parameter gradients; the model sums where the graph branches; the optimizer zeroes.
+// A null dx pointer means the caller needs no input gradient (e.g. the first layer).
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../core/init.hpp"
+#include "../core/tensor.hpp"
+#include "../kernels/contract.hpp"
+
+namespace moodnet {
+
+template <class D>
+struct Parameter {
+  std::string name;      // Keras weight name: kernel, bias, gamma, moving_mean, ...
+  Tensor<D> value;       // the weight
+  Tensor<D> grad;        // dL/dvalue, accumulated by backward (trainable weights only)
+  bool trainable = true; // false for state such as BatchNorm's moving statistics
+  double l2 = 0;         // L2 penalty factor: loss += l2 * sum(value^2)
+  Initializer initializer = Initializer::zeros;
+};
+
+// What a training forward pass may depend on besides its inputs.
+struct TrainStep {
+  uint64_t seed = 0;  // the run's seed
+  uint64_t step = 0;  // global batch counter: keys dropout masks
+};
+
+template <class D>
+class Layer {
+ public:
+  using T = typename D::value_type;
+  using Inputs = std::span<const Tensor<D>* const>;
+  using InputGrads = std::span<Tensor<D>* const>;
+
+  virtual ~Layer() = default;
+
+  // The Keras class name ("Conv2D") and the layer's name ("conv2d_1").
+  virtual std::string type() const = 0;
+  const std::string& name() const { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+
+  virtual int num_inputs() const { return 1; }
+
+  // Creates the weights for these per-sample input shapes (no batch dim); returns the per-sample
+  // output shape. Throws moodnet::Error naming the layer when the shapes do not fit.
+  virtual Shape build(const std::vector<Shape>& input_shapes) = 0;
+
+  // Inference: const, no state touched, safe from many threads.
+  virtual void call(Inputs x, Tensor<D>& y) const = 0;
+
+  // Training forward; may cache what backward needs (masks, batch statistics, logits).
+  virtual void forward_train(Inputs x, Tensor<D>& y, const TrainStep&) { call(x, y); }
+
+  // dy = dL/dy, or dL/d(pre-activation) when dy_is_preactivation (the fused sigmoid/softmax +
+  // cross-entropy path). Uses the x and y of the last forward_train.
+  virtual void backward(Inputs x, const Tensor<D>& y, const Tensor<D>& dy, InputGrads dx,
+                        bool dy_is_preactivation) = 0;
+
+  // The layer's final activation (for the fused loss) and, after forward_train, its
+  // pre-activation output when kept (sigmoid/softmax heads), else null.
+  virtual Activation activation() const { return Activation::linear; }
+  virtual const Tensor<D>* preactivation() const { return nullptr; }
+
+  // All weights in Keras order, trainable and not.
+  std::vector<Parameter<D>*> parameters() {
+    std::vector<Parameter<D>*> out;
+    for (auto& p : params_) out.push_back(p.get());
+    return out;
+  }
+  std::vector<const Parameter<D>*> parameters() const {
+    std::vector<const Parameter<D>*> out;
+    for (auto& p : params_) out.push_back(p.get());
+    return out;
+  }
+
+  // Frozen layers get no parameter gradients and no optimizer updates (BatchNorm then also runs
+  // on its moving statistics, as in Keras).
+  bool trainable() const { return trainable_; }
+  void set_trainable(bool t) { trainable_ = t; }
+
+  // Keras-style configuration, enough to rebuild the layer (model files).
+  virtual nlohmann::json config() const = 0;
+
+  virtual std::unique_ptr<Layer> clone() const = 0;
+
+  // Fill every weight from its initializer.
+  void initialize(uint64_t seed, uint64_t stream) {
+    for (size_t i = 0; i < params_.size(); ++i)
+      moodnet::initialize(params_[i]->value, params_[i]->initializer, seed, stream_id(stream, i));
+  }
+
+ protected:
+  Layer() = default;
+  Layer(const Layer& o) : name_(o.name_), trainable_(o.trainable_) {
+    for (auto& p : o.params_) params_.push_back(std::make_unique<Parameter<D>>(*p));
+  }
+
+  Parameter<D>& add_parameter(std::string name, const Shape& shape, Initializer init,
+                              bool trainable = true, double l2 = 0) {
+    auto p = std::make_unique<Parameter<D>>();
+    p->name = std::move(name);
+    p->value.resize(shape);
+    p->value.zero();
+    if (trainable) {
+      p->grad.resize(shape);
+      p->grad.zero();
+    }
+    p->trainable = trainable;
+    p->l2 = l2;
+    p->initializer = init;
+    params_.push_back(std::move(p));
+    return *params_.back();
+  }
+  void clear_parameters() { params_.clear(); }
+
+  // Shape check helpers that name the layer.
+  const Shape& single_input(const std::vector<Shape>& in, int rank) const {
+    MOODNET_CHECK(in.size() == 1, type(), " '", name_, "' expects 1 input, got ", in.size());
+    MOODNET_CHECK(rank < 0 || in[0].rank() == rank, type(), " '", name_, "' expects a rank-", rank,
+                  " input (per sample), got ", in[0].to_string());
+    return in[0];
+  }
+  // Parameter gradients are accumulated only when the layer is trainable.
+  bool wants_param_grads() const { return trainable_; }
+
+  std::string name_;
+  bool trainable_ = true;
+  std::vector<std::unique_ptr<Parameter<D>>> params_;
+};
+
+// Helper base for layers with a CRTP clone().
+template <class D, class Derived>
+class LayerBase : public Layer<D> {
+ public:
+  std::unique_ptr<Layer<D>> clone() const override {
+    return std::make_unique<Derived>(static_cast<const Derived&>(*this));
+  }
+};
+
+}  // namespace moodnet

@@ -1,0 +1,87 @@
+// Losses. Binary cross-entropy and categorical cross-entropy are computed from the logits of a
+// sigmoid/softmax head whenever the model keeps them (numerically stable, and what Keras does
+// internally), else from probabilities clipped to [1e-7, 1 - 1e-7] as Keras does.
+#pragma once
+
+#include <string>
+
+#include "model.hpp"
+
+namespace moodnet {
+
+enum class LossKind { binary_crossentropy, categorical_crossentropy };
+
+struct Loss {
+  LossKind kind = LossKind::binary_crossentropy;
+  bool from_logits = false;  // the model outputs logits (a linear head)
+
+  static Loss binary_crossentropy(bool from_logits = false) { return {LossKind::binary_crossentropy, from_logits}; }
+  static Loss categorical_crossentropy(bool from_logits = false) {
+    return {LossKind::categorical_crossentropy, from_logits};
+  }
+  std::string name() const {
+    return kind == LossKind::binary_crossentropy ? "binary_crossentropy" : "categorical_crossentropy";
+  }
+};
+
+// Mean loss over the batch of the model's last forward(); writes the gradient to `grad` and says
+// whether it is with respect to the head's pre-activation (to pass to Model::backward).
+template <class D>
+struct LossResult {
+  double value = 0;
+  bool grad_is_preactivation = false;
+};
+
+template <class D>
+LossResult<D> compute_loss(const Loss& loss, const Model<D>& model, const Tensor<D>& output,
+                           const Tensor<D>& target, Tensor<D>* grad) {
+  using T = typename D::value_type;
+  MOODNET_CHECK(output.shape() == target.shape(), "loss ", loss.name(), ": target shape ",
+                target.shape().to_string(), " does not match the model output ", output.shape().to_string());
+  const int64_t n = output.dim(0);
+  const int64_t k = output.size() / std::max<int64_t>(n, 1);
+  const T scale = T(1.0 / double(n));
+  if (grad) grad->resize(output.shape());
+  T* g = grad ? grad->data() : nullptr;
+  LossResult<D> r;
+  const Activation head = model.output_layer().activation();
+  const Tensor<D>* logits = model.output_logits();
+  if (loss.kind == LossKind::binary_crossentropy) {
+    if (loss.from_logits) {
+      r.value = ops<D>::bce_from_logits(output.size(), output.data(), target.data(), g, scale);
+    } else if (head == Activation::sigmoid && logits) {
+      r.value = ops<D>::bce_from_logits(output.size(), logits->data(), target.data(), g, scale);
+      r.grad_is_preactivation = true;
+    } else {
+      r.value = ops<D>::bce_from_probabilities(output.size(), output.data(), target.data(), g, scale);
+    }
+    r.value /= double(output.size());  // Keras: mean over samples and outputs
+    (void)k;
+  } else {
+    if (loss.from_logits) {
+      r.value = ops<D>::softmax_cce(n, k, output.data(), target.data(), g, scale);
+    } else {
+      MOODNET_CHECK(head == Activation::softmax && logits, "categorical_crossentropy needs a softmax head "
+                    "(or from_logits=true); the output layer '", model.output_layer().name(), "' has activation ",
+                    to_string(head));
+      r.value = ops<D>::softmax_cce(n, k, logits->data(), target.data(), g, scale);
+      r.grad_is_preactivation = true;
+    }
+    r.value /= double(n);
+  }
+  return r;
+}
+
+// Loss value of given probabilities/logits without a model (evaluation, tests).
+template <class D>
+double loss_value(const Loss& loss, const Tensor<D>& output, const Tensor<D>& target) {
+  const int64_t n = output.dim(0);
+  if (loss.kind == LossKind::binary_crossentropy)
+    return (loss.from_logits ? ops<D>::bce_from_logits(output.size(), output.data(), target.data(), nullptr, 0)
+                             : ops<D>::bce_from_probabilities(output.size(), output.data(), target.data(), nullptr, 0)) /
+           double(output.size());
+  MOODNET_CHECK(loss.from_logits, "categorical_crossentropy on probabilities: use from_logits or a model");
+  return ops<D>::softmax_cce(n, output.size() / n, output.data(), target.data(), nullptr, 0) / double(n);
+}
+
+}  // namespace moodnet

@@ -1,0 +1,340 @@
+// Model<D>: a network built at run time as a graph of layers (a chain for Sequential models, with
+// Add nodes for residual connections). It owns every activation and gradient buffer and reuses
+// them batch after batch; predict() is const and thread-safe.
+#pragma once
+
+#include <concepts>
+#include <cstdio>
+#include <memory>
+#include <regex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "activation.hpp"
+#include "layer.hpp"
+
+namespace moodnet {
+
+// Keras' automatic layer names: "MaxPooling2D" -> "max_pooling2d", "ReLU" -> "re_lu".
+inline std::string keras_snake_case(const std::string& type) {
+  std::string s = std::regex_replace(type, std::regex("(.)([A-Z][a-z0-9]+)"), "$1_$2");
+  s = std::regex_replace(s, std::regex("([a-z])([A-Z])"), "$1_$2");
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// "1234567" -> "1,234,567" (Keras' summary format).
+inline std::string with_thousands(int64_t v) {
+  std::string digits = std::to_string(v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+struct ParamCounts {
+  int64_t total = 0, trainable = 0, non_trainable = 0;
+};
+
+template <class D>
+class Model {
+ public:
+  using T = typename D::value_type;
+  using NodeId = int;  // 0 is the model input
+
+  explicit Model(Shape input_shape, uint64_t seed = 0, std::string name = "model")
+      : input_shape_(std::move(input_shape)), seed_(seed), name_(std::move(name)) {
+    nodes_.push_back(Node{});
+    nodes_[0].shape = input_shape_;
+  }
+  Model(const Model& o) { *this = o; }
+  Model& operator=(const Model& o) {
+    if (this == &o) return *this;
+    input_shape_ = o.input_shape_;
+    seed_ = o.seed_;
+    name_ = o.name_;
+    name_counts_ = o.name_counts_;
+    nodes_.clear();
+    for (const Node& n : o.nodes_) {
+      Node c;
+      c.layer = n.layer ? n.layer->clone() : nullptr;
+      c.inputs = n.inputs;
+      c.shape = n.shape;
+      nodes_.push_back(std::move(c));
+    }
+    return *this;
+  }
+  Model(Model&&) noexcept = default;
+  Model& operator=(Model&&) noexcept = default;
+
+  NodeId input() const { return 0; }
+  NodeId output() const { return static_cast<NodeId>(nodes_.size()) - 1; }
+
+  // Appends a layer after the last one (Sequential style).
+  template <class L>
+    requires std::derived_from<L, Layer<D>>
+  NodeId add(L layer) {
+    return add(std::make_unique<L>(std::move(layer)), {output()});
+  }
+  // Adds a layer fed by the given nodes (functional style, e.g. Add of two branches).
+  template <class L>
+    requires std::derived_from<L, Layer<D>>
+  NodeId add(L layer, std::vector<NodeId> inputs) {
+    return add(std::make_unique<L>(std::move(layer)), std::move(inputs));
+  }
+  NodeId add(std::unique_ptr<Layer<D>> layer, std::vector<NodeId> inputs) {
+    MOODNET_CHECK(layer != nullptr, "Model::add: null layer");
+    MOODNET_CHECK(!inputs.empty(), "Model::add: layer '", layer->type(), "' has no inputs");
+    std::vector<Shape> shapes;
+    for (NodeId i : inputs) {
+      MOODNET_CHECK(i >= 0 && i < static_cast<NodeId>(nodes_.size()), "Model::add: input node ", i,
+                    " does not exist");
+      shapes.push_back(nodes_[static_cast<size_t>(i)].shape);
+    }
+    if (layer->name().empty()) layer->set_name(unique_name(keras_snake_case(layer->type())));
+    Node n;
+    n.shape = layer->build(shapes);
+    const auto id = static_cast<NodeId>(nodes_.size());
+    layer->initialize(seed_, static_cast<uint64_t>(id));
+    if (auto* d = dynamic_cast<Dropout<D>*>(layer.get())) d->set_stream(stream_id(0xd0, static_cast<uint64_t>(id)));
+    n.layer = std::move(layer);
+    n.inputs = std::move(inputs);
+    nodes_.push_back(std::move(n));
+    return id;
+  }
+
+  // Re-draws every weight from its initializer (BatchNorm statistics reset too).
+  void initialize(uint64_t seed) {
+    seed_ = seed;
+    for (size_t i = 1; i < nodes_.size(); ++i) nodes_[i].layer->initialize(seed, i);
+  }
+  uint64_t seed() const { return seed_; }
+  const std::string& name() const { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+
+  size_t num_layers() const { return nodes_.size() - 1; }
+  Layer<D>& layer(size_t i) { return *nodes_.at(i + 1).layer; }
+  const Layer<D>& layer(size_t i) const { return *nodes_.at(i + 1).layer; }
+  Layer<D>& layer(const std::string& name) {
+    for (size_t i = 1; i < nodes_.size(); ++i)
+      if (nodes_[i].layer->name() == name) return *nodes_[i].layer;
+    MOODNET_FAIL("model has no layer named '", name, "'");
+  }
+  const std::vector<NodeId>& layer_inputs(size_t i) const { return nodes_.at(i + 1).inputs; }
+  Shape layer_output_shape(size_t i) const { return nodes_.at(i + 1).shape; }
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return nodes_.back().shape; }
+  const Layer<D>& output_layer() const {
+    MOODNET_CHECK(nodes_.size() > 1, "model has no layers");
+    return *nodes_.back().layer;
+  }
+  bool is_sequential() const {
+    for (size_t i = 1; i < nodes_.size(); ++i)
+      if (nodes_[i].inputs.size() != 1 || nodes_[i].inputs[0] != static_cast<NodeId>(i) - 1) return false;
+    return true;
+  }
+
+  std::vector<Parameter<D>*> parameters() {
+    std::vector<Parameter<D>*> out;
+    for (size_t i = 1; i < nodes_.size(); ++i)
+      for (auto* p : nodes_[i].layer->parameters()) out.push_back(p);
+    return out;
+  }
+  // The weights the optimizer updates: trainable weights of trainable layers.
+  std::vector<Parameter<D>*> trainable_parameters() {
+    std::vector<Parameter<D>*> out;
+    for (size_t i = 1; i < nodes_.size(); ++i)
+      if (nodes_[i].layer->trainable())
+        for (auto* p : nodes_[i].layer->parameters())
+          if (p->trainable) out.push_back(p);
+    return out;
+  }
+  ParamCounts count_params() const {
+    ParamCounts c;
+    for (size_t i = 1; i < nodes_.size(); ++i) {
+      const Layer<D>& l = *nodes_[i].layer;
+      for (const auto* p : l.parameters()) {
+        const int64_t n = p->value.size();
+        c.total += n;
+        (p->trainable && l.trainable() ? c.trainable : c.non_trainable) += n;
+      }
+    }
+    return c;
+  }
+  void set_trainable(bool t) {
+    for (size_t i = 1; i < nodes_.size(); ++i) nodes_[i].layer->set_trainable(t);
+  }
+
+  // Training forward pass; keeps every activation for backward(). x:(N, input_shape...)
+  const Tensor<D>& forward(const Tensor<D>& x, const TrainStep& step) {
+    check_input(x);
+    input_ = &x;
+    for (size_t i = 1; i < nodes_.size(); ++i) {
+      gather(i, ins_);
+      nodes_[i].layer->forward_train(ins_, nodes_[i].out, step);
+    }
+    return nodes_.back().out;
+  }
+  // The output layer's pre-activation after forward() (sigmoid/softmax heads), else null.
+  const Tensor<D>* output_logits() const { return nodes_.back().layer->preactivation(); }
+
+  // Backpropagates dL/doutput (or dL/dlogits when dy_is_preactivation) through the graph of the
+  // last forward(); accumulates into the parameter gradients.
+  void backward(const Tensor<D>& dy, bool dy_is_preactivation = false) {
+    MOODNET_CHECK(input_ != nullptr, "Model::backward called before forward");
+    const size_t last = nodes_.size() - 1;
+    plan_gradients();
+    for (auto& n : nodes_) n.has_grad = false;
+    for (size_t i = last; i >= 1; --i) {
+      Node& node = nodes_[i];
+      if (!node.needs_backward) continue;
+      const Tensor<D>* g = (i == last) ? &dy : (node.has_grad ? &node.grad : nullptr);
+      if (!g) continue;  // no path from this node to the loss
+      gather(i, ins_);
+      const size_t k = node.inputs.size();
+      if (node.slot_grads.size() < k) node.slot_grads.resize(k);
+      dx_.assign(k, nullptr);
+      for (size_t j = 0; j < k; ++j) {
+        Node& src = nodes_[static_cast<size_t>(node.inputs[j])];
+        if (!src.wants_grad) continue;
+        dx_[j] = &node.slot_grads[j];
+      }
+      node.layer->backward(ins_, node.out, *g, dx_, i == last && dy_is_preactivation);
+      // Route each input gradient to its source node, summing where a node feeds several.
+      for (size_t j = 0; j < k; ++j) {
+        if (!dx_[j]) continue;
+        Node& src = nodes_[static_cast<size_t>(node.inputs[j])];
+        if (!src.has_grad) {
+          src.grad.swap(node.slot_grads[j]);
+          src.has_grad = true;
+        } else {
+          ops<D>::add_inplace(src.grad.size(), node.slot_grads[j].data(), src.grad.data());
+        }
+      }
+    }
+  }
+
+  void zero_grad() {
+    for (auto* p : trainable_parameters()) ops<D>::fill(p->grad.size(), T(0), p->grad.data());
+  }
+
+  // Inference in batches; const and safe to call from several threads at once.
+  Tensor<D> predict(const Tensor<D>& x, int64_t batch_size = 32) const {
+    check_input(x);
+    MOODNET_CHECK(batch_size > 0, "predict: batch_size must be positive");
+    const int64_t n = x.dim(0), in_elems = input_shape_.num_elements();
+    const int64_t out_elems = output_shape().num_elements();
+    Tensor<D> result(output_shape().with_batch(n));
+    std::vector<Tensor<D>> outs(nodes_.size());
+    Tensor<D> xb;
+    std::vector<const Tensor<D>*> ins;
+    for (int64_t b0 = 0; b0 < n; b0 += batch_size) {
+      const int64_t bn = std::min(batch_size, n - b0);
+      xb.resize(input_shape_.with_batch(bn));
+      ops<D>::copy(bn * in_elems, x.data() + b0 * in_elems, xb.data());
+      for (size_t i = 1; i < nodes_.size(); ++i) {
+        ins.clear();
+        for (NodeId j : nodes_[i].inputs) ins.push_back(j == 0 ? &xb : &outs[static_cast<size_t>(j)]);
+        nodes_[i].layer->call(ins, outs[i]);
+      }
+      ops<D>::copy(bn * out_elems, outs.back().data(), result.data() + b0 * out_elems);
+    }
+    return result;
+  }
+
+  // A Keras-style table: layer (type), output shape, param #, and for graphs the inputs.
+  std::string summary() const {
+    const bool graph = !is_sequential();
+    const int w1 = 29, w2 = 26, w3 = 11;
+    const int width = graph ? 98 : 65;
+    auto pad = [](std::string s, int w) {
+      if (static_cast<int>(s.size()) < w) s.append(static_cast<size_t>(w) - s.size(), ' ');
+      return s;
+    };
+    std::string out = "Model: \"" + name_ + "\"\n" + std::string(static_cast<size_t>(width), '_') + "\n";
+    out += pad(" Layer (type)", w1) + pad("Output Shape", w2) + pad("Param #", w3) +
+           (graph ? "Connected to" : "") + "\n";
+    out += std::string(static_cast<size_t>(width), '=') + "\n";
+    if (graph) out += pad(" input (InputLayer)", w1) + pad(input_shape_.to_string(true), w2) + pad("0", w3) + "\n";
+    for (size_t i = 1; i < nodes_.size(); ++i) {
+      const Layer<D>& l = *nodes_[i].layer;
+      int64_t n = 0;
+      for (const auto* p : l.parameters()) n += p->value.size();
+      // Columns as Keras; a long name pushes the rest right rather than touching it.
+      std::string line = pad(" " + l.name() + " (" + l.type() + ")", w1 - 1) + " ";
+      line += pad(nodes_[i].shape.to_string(true), w2 - 1) + " " + pad(std::to_string(n), w3);
+      if (graph) {
+        std::string conn;
+        for (NodeId j : nodes_[i].inputs)
+          conn += (conn.empty() ? "" : ", ") + (j == 0 ? std::string("input") : nodes_[static_cast<size_t>(j)].layer->name());
+        line += conn;
+      }
+      out += line + "\n";
+    }
+    const ParamCounts c = count_params();
+    out += std::string(static_cast<size_t>(width), '=') + "\n";
+    out += "Total params: " + with_thousands(c.total) + "\n";
+    out += "Trainable params: " + with_thousands(c.trainable) + "\n";
+    out += "Non-trainable params: " + with_thousands(c.non_trainable) + "\n";
+    out += std::string(static_cast<size_t>(width), '_') + "\n";
+    return out;
+  }
+
+ private:
+  struct Node {
+    std::unique_ptr<Layer<D>> layer;  // null for the input node
+    std::vector<NodeId> inputs;
+    Shape shape;                        // per sample
+    Tensor<D> out, grad;                // training buffers, reused
+    std::vector<Tensor<D>> slot_grads;  // one per input, reused
+    bool has_grad = false, wants_grad = false, needs_backward = false;
+  };
+
+  std::string unique_name(const std::string& base) {
+    int& k = name_counts_[base];
+    std::string n = k == 0 ? base : base + "_" + std::to_string(k);
+    ++k;
+    return n;
+  }
+  void check_input(const Tensor<D>& x) const {
+    MOODNET_CHECK(x.rank() == input_shape_.rank() + 1 && x.shape().without_batch() == input_shape_,
+                  "model '", name_, "' expects input (N, ", input_shape_.to_string().substr(1), " but got ",
+                  x.shape().to_string());
+  }
+  void gather(size_t i, std::vector<const Tensor<D>*>& ins) const {
+    ins.clear();
+    for (NodeId j : nodes_[i].inputs) ins.push_back(j == 0 ? input_ : &nodes_[static_cast<size_t>(j)].out);
+  }
+  // A node needs backward if it has trainable weights or an upstream node does; a node wants its
+  // output gradient if it needs backward. The input node never does, so the first layer skips
+  // backward-data and frozen prefixes cost nothing.
+  void plan_gradients() {
+    for (size_t i = 1; i < nodes_.size(); ++i) {
+      Node& n = nodes_[i];
+      bool own = false;
+      if (n.layer->trainable())
+        for (const auto* p : n.layer->parameters()) own = own || p->trainable;
+      bool upstream = false;
+      for (NodeId j : n.inputs) upstream = upstream || nodes_[static_cast<size_t>(j)].wants_grad;
+      n.needs_backward = own || upstream;
+      n.wants_grad = n.needs_backward;
+    }
+  }
+
+  Shape input_shape_;
+  uint64_t seed_ = 0;
+  std::string name_;
+  std::vector<Node> nodes_;
+  std::unordered_map<std::string, int> name_counts_;
+  const Tensor<D>* input_ = nullptr;
+  std::vector<const Tensor<D>*> ins_;
+  std::vector<Tensor<D>*> dx_;
+};
+
+// Keras' name for a plain layer stack; the same class serves both.
+template <class D>
+using Sequential = Model<D>;
+
+}  // namespace moodnet

@@ -1,0 +1,207 @@
+// fit(), evaluate() and predict over Datasets, with Keras' reporting: the training loss is the
+// batch-size-weighted mean of (data loss + L2 penalties) over the epoch; accuracy thresholds a
+// sigmoid output at 0.5 (a logit at 0) or takes the argmax of a softmax.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "../nn/loss.hpp"
+#include "callbacks.hpp"
+#include "dataset.hpp"
+
+namespace moodnet {
+
+struct History {
+  std::vector<std::string> keys;                        // in first-seen order
+  std::map<std::string, std::vector<double>> values;   // key -> one value per epoch
+  void append(const Logs& logs) {
+    for (const auto& [k, v] : logs) {
+      if (!values.count(k)) keys.push_back(k);
+      values[k].push_back(v);
+    }
+  }
+  int epochs() const { return values.empty() ? 0 : static_cast<int>(values.begin()->second.size()); }
+  const std::vector<double>& operator[](const std::string& k) const {
+    auto it = values.find(k);
+    MOODNET_CHECK(it != values.end(), "history has no '", k, "'");
+    return it->second;
+  }
+};
+
+struct FitOptions {
+  int epochs = 1;
+  int64_t batch_size = 32;
+  bool shuffle = true;
+  uint64_t seed = 0;               // shuffling and dropout
+  Dataset* validation = nullptr;   // evaluated after every epoch (val_loss, val_accuracy)
+  int verbose = 1;                 // 0: silent, 1: one line per epoch
+  std::ostream* log = &std::cout;
+  const std::atomic<bool>* stop_requested = nullptr;  // e.g. set by a SIGINT handler
+  // Called after every batch with (batch index, batches per epoch, running logs).
+  std::function<void(int, int64_t, int64_t, const Logs&)> on_batch;
+};
+
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+  int64_t n = 0;
+};
+
+namespace detail {
+template <class D>
+const Tensor<D>& on_device(const Tensor<Cpu>& host, Tensor<D>& staging) {
+  if constexpr (std::is_same_v<D, Cpu>) {
+    (void)staging;
+    return host;
+  } else {
+    staging = to<D>(host);
+    return staging;
+  }
+}
+
+// Number of correct predictions in a batch. out, target:(B, K)
+template <class D>
+int64_t count_correct(const Tensor<D>& out, const Tensor<D>& target, bool logits) {
+  const int64_t b = out.dim(0), k = out.size() / std::max<int64_t>(b, 1);
+  int64_t correct = 0;
+  for (int64_t i = 0; i < b; ++i) {
+    if (k == 1) {
+      const bool pred = logits ? out[i] >= 0 : out[i] >= 0.5;
+      correct += pred == (target[i] >= 0.5);
+    } else {
+      int64_t am = 0, at = 0;
+      for (int64_t j = 1; j < k; ++j) {
+        if (out[i * k + j] > out[i * k + am]) am = j;
+        if (target[i * k + j] > target[i * k + at]) at = j;
+      }
+      correct += am == at;
+    }
+  }
+  return correct;
+}
+
+template <class D>
+double l2_penalty(Model<D>& model) {
+  double s = 0;
+  for (auto* p : model.parameters())
+    if (p->l2 > 0) s += p->l2 * ops<D>::sum_squares(p->value.size(), p->value.data());
+  return s;
+}
+}  // namespace detail
+
+template <class D>
+Evaluation evaluate(const Model<D>& model, const Loss& loss, Dataset& data, int64_t batch_size = 32) {
+  MOODNET_CHECK(data.size() > 0, "evaluate: empty dataset");
+  Evaluation e;
+  Tensor<Cpu> xh, yh;
+  Tensor<D> xs, ys;
+  std::vector<int64_t> idx;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t b0 = 0; b0 < data.size(); b0 += batch_size) {
+    idx.clear();
+    for (int64_t i = b0; i < std::min(data.size(), b0 + batch_size); ++i) idx.push_back(i);
+    data.load_batch(idx, 0, xh, yh);
+    const Tensor<D>& x = detail::on_device<D>(xh, xs);
+    const Tensor<D>& y = detail::on_device<D>(yh, ys);
+    Tensor<D> out = model.predict(x, batch_size);
+    loss_sum += loss_value(loss, out, y) * double(idx.size());
+    correct += detail::count_correct(out, y, loss.from_logits);
+  }
+  e.n = data.size();
+  e.loss = loss_sum / double(e.n);
+  e.accuracy = double(correct) / double(e.n);
+  return e;
+}
+
+template <class D>
+History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset& train, const FitOptions& opt,
+            const std::vector<Callback<D>*>& callbacks = {}) {
+  MOODNET_CHECK(train.size() > 0, "fit: the training set is empty");
+  MOODNET_CHECK(opt.batch_size > 0, "fit: batch_size must be positive, got ", opt.batch_size);
+  MOODNET_CHECK(opt.epochs >= 0, "fit: epochs must be >= 0, got ", opt.epochs);
+  MOODNET_CHECK(train.sample_shape() == model.input_shape(), "fit: samples of shape ",
+                train.sample_shape().to_string(), " do not fit the model input ", model.input_shape().to_string());
+  MOODNET_CHECK(train.target_shape() == model.output_shape(), "fit: targets of shape ",
+                train.target_shape().to_string(), " do not fit the model output ", model.output_shape().to_string());
+  History history;
+  TrainingState<D> state{model, optimizer};
+  for (auto* cb : callbacks) cb->on_train_begin(state);
+  auto params = model.trainable_parameters();
+  model.zero_grad();
+  Tensor<Cpu> xh, yh;
+  Tensor<D> xs, ys, grad;
+  const int64_t n = train.size();
+  const int64_t batches = (n + opt.batch_size - 1) / opt.batch_size;
+  uint64_t step = static_cast<uint64_t>(optimizer.iterations());
+  for (int epoch = 0; epoch < opt.epochs && !state.stop; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<int64_t> order;
+    if (opt.shuffle) {
+      order = shuffled_indices(n, opt.seed, static_cast<uint64_t>(epoch));
+    } else {
+      order.resize(static_cast<size_t>(n));
+      std::iota(order.begin(), order.end(), 0);
+    }
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+    bool interrupted = false;
+    for (int64_t b = 0; b < batches; ++b) {
+      const int64_t b0 = b * opt.batch_size, b1 = std::min(n, b0 + opt.batch_size);
+      std::span<const int64_t> idx(order.data() + b0, static_cast<size_t>(b1 - b0));
+      train.load_batch(idx, static_cast<uint64_t>(epoch), xh, yh);
+      const Tensor<D>& x = detail::on_device<D>(xh, xs);
+      const Tensor<D>& y = detail::on_device<D>(yh, ys);
+      const Tensor<D>& out = model.forward(x, TrainStep{opt.seed, step++});
+      const LossResult<D> r = compute_loss(loss, model, out, y, &grad);
+      model.backward(grad, r.grad_is_preactivation);
+      const double penalty = detail::l2_penalty(model);  // before the update, as Keras reports it
+      optimizer.step(params);
+      loss_sum += (r.value + penalty) * double(b1 - b0);
+      correct += detail::count_correct(out, y, loss.from_logits);
+      seen += b1 - b0;
+      if (opt.on_batch)
+        opt.on_batch(epoch, b, batches, Logs{{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}});
+      if (opt.stop_requested && opt.stop_requested->load()) {
+        interrupted = true;
+        break;
+      }
+    }
+    Logs logs{{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}};
+    if (opt.validation && !interrupted) {
+      const Evaluation v = evaluate(model, loss, *opt.validation, opt.batch_size);
+      logs["val_loss"] = v.loss;
+      logs["val_accuracy"] = v.accuracy;
+    }
+    logs["lr"] = optimizer.learning_rate();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    logs["seconds"] = secs;
+    history.append(logs);
+    if (opt.verbose && opt.log) {
+      char line[256];
+      std::snprintf(line, sizeof line, "Epoch %d/%d - %.2fs - loss: %.4f - accuracy: %.4f", epoch + 1, opt.epochs,
+                    secs, logs["loss"], logs["accuracy"]);
+      *opt.log << line;
+      if (logs.count("val_loss")) {
+        std::snprintf(line, sizeof line, " - val_loss: %.4f - val_accuracy: %.4f", logs["val_loss"],
+                      logs["val_accuracy"]);
+        *opt.log << line;
+      }
+      *opt.log << std::endl;
+    }
+    if (interrupted) {
+      state.stop = true;
+      break;
+    }
+    for (auto* cb : callbacks) cb->on_epoch_end(epoch, logs, state);
+  }
+  for (auto* cb : callbacks) cb->on_train_end(state);
+  return history;
+}
+
+}  // namespace moodnet
