@@ -128,7 +128,7 @@ class Tensor {
   }
 
  private:
-  Shape shape_;
+  Shape shape_ = Shape{0};  // empty until resized (a rank-0 shape would hold one element)
   T* data_ = nullptr;
   size_t capacity_ = 0;
 };

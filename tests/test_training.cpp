@@ -1,0 +1,217 @@
+// End-to-end training: a small CNN learns horizontal vs vertical stripes, deterministically.
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <moodnet/moodnet.hpp>
+
+using namespace moodnet;
+
+namespace {
+
+// n images 16x16x1: label 1 = vertical stripes, 0 = horizontal; random period, phase, contrast
+// and Gaussian noise, all from the counter RNG.
+TensorDataset stripes(int64_t n, uint64_t seed) {
+  const int64_t s = 16;
+  Tensor<Cpu> x(Shape{n, s, s, 1}), y(Shape{n, 1});
+  for (int64_t i = 0; i < n; ++i) {
+    const bool vertical = random_uniform(seed, 1, i) < 0.5;
+    const double period = 3 + 4 * random_uniform(seed, 2, i);
+    const double phase = 6.28 * random_uniform(seed, 3, i);
+    const double contrast = 0.3 + 0.7 * random_uniform(seed, 4, i);
+    for (int64_t r = 0; r < s; ++r)
+      for (int64_t c = 0; c < s; ++c) {
+        const double t = vertical ? c : r;
+        const double v = 0.5 + 0.5 * contrast * std::sin(6.28 * t / period + phase) +
+                         0.25 * random_normal(seed, 5, (i * s + r) * s + c);
+        x[(i * s + r) * s + c] = float(v);
+      }
+    y[i] = vertical ? 1.0f : 0.0f;
+  }
+  return TensorDataset(std::move(x), std::move(y));
+}
+
+Model<Cpu> stripes_cnn(uint64_t seed) {
+  Model<Cpu> m(Shape{16, 16, 1}, seed);
+  m.add(Conv2D<Cpu>({.filters = 8, .padding = Padding::same, .activation = Activation::relu}));
+  m.add(MaxPooling2D<Cpu>());
+  m.add(Conv2D<Cpu>({.filters = 8, .activation = Activation::relu}));
+  m.add(BatchNormalization<Cpu>());
+  m.add(MaxPooling2D<Cpu>({.padding = Padding::same}));
+  m.add(Flatten<Cpu>());
+  m.add(Dropout<Cpu>(0.2));
+  m.add(Dense<Cpu>({.units = 16, .activation = Activation::relu}));
+  m.add(Dense<Cpu>({.units = 1, .activation = Activation::sigmoid}));
+  return m;
+}
+
+std::vector<float> train_stripes(int threads, History* history, double* test_accuracy) {
+  set_num_threads(threads);
+  TensorDataset train = stripes(512, 1), test = stripes(256, 2);
+  Model<Cpu> model = stripes_cnn(42);
+  Adam<Cpu> adam({.learning_rate = 3e-3});
+  FitOptions opt;
+  opt.epochs = 6;
+  opt.batch_size = 32;
+  opt.seed = 3;
+  opt.verbose = 0;
+  History h = fit(model, adam, Loss::binary_crossentropy(), train, opt);
+  if (history) *history = h;
+  if (test_accuracy) *test_accuracy = evaluate(model, Loss::binary_crossentropy(), test).accuracy;
+  std::vector<float> weights;
+  for (auto* p : model.parameters()) weights.insert(weights.end(), p->value.begin(), p->value.end());
+  set_num_threads(2);
+  return weights;
+}
+
+}  // namespace
+
+TEST_CASE("training: a small CNN learns stripes to >= 98% held-out accuracy", "[training]") {
+  History h;
+  double acc = 0;
+  train_stripes(2, &h, &acc);
+  INFO("held-out accuracy " << acc);
+  CHECK(acc >= 0.98);
+  REQUIRE(h.epochs() == 6);
+  CHECK(h["loss"].back() < h["loss"].front());
+}
+
+TEST_CASE("training: same seed gives bitwise-identical weights with 1 and 2 threads", "[training]") {
+  const std::vector<float> w1 = train_stripes(1, nullptr, nullptr);
+  const std::vector<float> w2 = train_stripes(2, nullptr, nullptr);
+  REQUIRE(w1.size() == w2.size());
+  CHECK(std::memcmp(w1.data(), w2.data(), w1.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("training: Adam, RMSprop and SGD follow Keras' update rules", "[training][optim]") {
+  // One parameter w = 1 with gradient g = 0.5, two steps, checked against hand-computed values.
+  auto run = [](Optimizer<Reference>& opt, int steps) {
+    Parameter<Reference> p;
+    p.value = Tensor<Reference>(Shape{1}, 1.0);
+    p.grad = Tensor<Reference>(Shape{1}, 0.0);
+    std::vector<Parameter<Reference>*> ps{&p};
+    for (int i = 0; i < steps; ++i) {
+      p.grad[0] = 0.5;
+      opt.step(ps);
+      CHECK(p.grad[0] == 0.0);  // the optimizer zeroes the gradient
+    }
+    return p.value[0];
+  };
+  {
+    Adam<Reference> adam({.learning_rate = 0.1});
+    // step 1: m = 0.05, v = 0.00025, lr_t = 0.1*sqrt(0.001)/0.1 -> w -= lr_t * m / (sqrt(v)+eps)
+    const double lr1 = 0.1 * std::sqrt(1 - 0.999) / (1 - 0.9);
+    const double w1 = 1 - lr1 * 0.05 / (std::sqrt(0.00025) + 1e-7);
+    const double m2 = 0.9 * 0.05 + 0.1 * 0.5, v2 = 0.999 * 0.00025 + 0.001 * 0.25;
+    const double lr2 = 0.1 * std::sqrt(1 - 0.999 * 0.999) / (1 - 0.81);
+    CHECK(run(adam, 2) == Approx(w1 - lr2 * m2 / (std::sqrt(v2) + 1e-7)).epsilon(1e-12));
+  }
+  {
+    RMSprop<Reference> rms({.learning_rate = 0.01});
+    const double s1 = 0.1 * 0.25, w1 = 1 - 0.01 * 0.5 / (std::sqrt(s1) + 1e-7);
+    const double s2 = 0.9 * s1 + 0.1 * 0.25;
+    CHECK(run(rms, 2) == Approx(w1 - 0.01 * 0.5 / (std::sqrt(s2) + 1e-7)).epsilon(1e-12));
+  }
+  {
+    SGD<Reference> sgd({.learning_rate = 0.1, .momentum = 0.9});
+    // v1 = -0.05, w1 = 0.95; v2 = -0.045 - 0.05 = -0.095, w2 = 0.855
+    CHECK(run(sgd, 2) == Approx(0.855).epsilon(1e-12));
+    SGD<Reference> nesterov({.learning_rate = 0.1, .momentum = 0.9, .nesterov = true});
+    // w1 = 1 + 0.9*(-0.05) - 0.05 = 0.905; v2 = -0.095, w2 = 0.905 + 0.9*(-0.095) - 0.05 = 0.7695
+    CHECK(run(nesterov, 2) == Approx(0.7695).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("training: L2 adds 2*l2*w to the gradient and l2*sum(w^2) to the loss", "[training][optim]") {
+  Model<Reference> m(Shape{2}, 1);
+  m.add(Dense<Reference>({.units = 1, .activation = Activation::sigmoid, .use_bias = false, .l2 = 0.01}));
+  auto* k = m.parameters()[0];
+  k->value[0] = 0.5;
+  k->value[1] = -0.25;
+  Tensor<Reference> x(Shape{1, 2}, {0.0, 0.0}), y(Shape{1, 1}, {1.0});
+  TensorDataset ds(to<Cpu>(x), to<Cpu>(y));
+  SGD<Reference> sgd({.learning_rate = 1.0});
+  FitOptions opt;
+  opt.verbose = 0;
+  opt.shuffle = false;
+  History h = fit(m, sgd, Loss::binary_crossentropy(), ds, opt);
+  // x = 0 -> data gradient is 0; only the penalty moves the weights: w -= 1.0 * 2 * 0.01 * w.
+  CHECK(k->value[0] == Approx(0.5 * 0.98));
+  CHECK(k->value[1] == Approx(-0.25 * 0.98));
+  CHECK(h["loss"][0] == Approx(std::log(2.0) + 0.01 * (0.25 + 0.0625)).epsilon(1e-6));
+}
+
+TEST_CASE("training: EarlyStopping stops after patience and restores the best weights", "[training][callbacks]") {
+  Model<Reference> m(Shape{1}, 1);
+  m.add(Dense<Reference>({.units = 1}));
+  Adam<Reference> adam;
+  EarlyStopping<Reference> es({.monitor = "val_loss", .patience = 2, .restore_best_weights = true});
+  TrainingState<Reference> state{m, adam};
+  es.on_train_begin(state);
+  const double losses[] = {1.0, 0.5, 0.7, 0.6, 0.4};
+  int stopped_at = -1;
+  for (int e = 0; e < 5 && !state.stop; ++e) {
+    if (e == 1) m.parameters()[0]->value[0] = 123.0;  // the weights at the best epoch
+    if (e == 2) m.parameters()[0]->value[0] = -1.0;
+    es.on_epoch_end(e, Logs{{"val_loss", losses[e]}}, state);
+    if (state.stop) stopped_at = e;
+  }
+  CHECK(stopped_at == 3);
+  CHECK(es.best_epoch() == 1);
+  es.on_train_end(state);
+  CHECK(m.parameters()[0]->value[0] == 123.0);
+}
+
+TEST_CASE("training: ReduceLROnPlateau divides the learning rate on a plateau", "[training][callbacks]") {
+  Model<Reference> m(Shape{1}, 1);
+  m.add(Dense<Reference>({.units = 1}));
+  Adam<Reference> adam({.learning_rate = 1e-2});
+  ReduceLROnPlateau<Reference> r({.monitor = "loss", .factor = 0.5, .patience = 1, .min_lr = 3e-3});
+  TrainingState<Reference> state{m, adam};
+  r.on_train_begin(state);
+  for (double l : {1.0, 0.9, 0.95}) r.on_epoch_end(0, Logs{{"loss", l}}, state);
+  CHECK(adam.learning_rate() == Approx(5e-3));
+  r.on_epoch_end(0, Logs{{"loss", 0.95}}, state);
+  CHECK(adam.learning_rate() == Approx(3e-3));  // clamped at min_lr
+  REQUIRE_THROWS_WITH(r.on_epoch_end(0, Logs{{"accuracy", 1}}, state), Catch::Contains("monitors 'loss'"));
+}
+
+TEST_CASE("training: a frozen layer receives no updates", "[training]") {
+  TensorDataset train = stripes(64, 9);
+  Model<Cpu> model = stripes_cnn(1);
+  model.layer(0).set_trainable(false);
+  const std::vector<float> before = model.layer(0).parameters()[0]->value.to_vector();
+  const std::vector<float> before2 = model.layer(2).parameters()[0]->value.to_vector();
+  const int64_t frozen = model.layer(0).parameters()[0]->value.size() + model.layer(0).parameters()[1]->value.size();
+  CHECK(model.count_params().non_trainable == frozen + 2 * 8);  // + BatchNorm moving statistics
+  Adam<Cpu> adam;
+  FitOptions opt;
+  opt.verbose = 0;
+  fit(model, adam, Loss::binary_crossentropy(), train, opt);
+  CHECK(model.layer(0).parameters()[0]->value.to_vector() == before);
+  CHECK(model.layer(2).parameters()[0]->value.to_vector() != before2);  // the rest still trains
+}
+
+TEST_CASE("training: bad shapes and options give clear errors", "[training]") {
+  Model<Cpu> model = stripes_cnn(1);
+  Tensor<Cpu> wrong(Shape{2, 8, 8, 1});
+  REQUIRE_THROWS_WITH(model.predict(wrong), Catch::Contains("expects input (N, 16, 16, 1)"));
+  TensorDataset ds(Tensor<Cpu>(Shape{4, 16, 16, 3}, 0.f), Tensor<Cpu>(Shape{4, 1}, 0.f));
+  Adam<Cpu> adam;
+  FitOptions opt;
+  REQUIRE_THROWS_WITH(fit(model, adam, Loss::binary_crossentropy(), ds, opt),
+                      Catch::Contains("do not fit the model input"));
+  opt.batch_size = 0;
+  TensorDataset ok = stripes(4, 1);
+  REQUIRE_THROWS_WITH(fit(model, adam, Loss::binary_crossentropy(), ok, opt), Catch::Contains("batch_size"));
+  REQUIRE_THROWS_WITH(Dropout<Cpu>(1.5), Catch::Contains("rate"));
+  REQUIRE_THROWS_WITH(make_optimizer<Cpu>("adagrad"), Catch::Contains("unknown optimizer 'adagrad'"));
+}
+
+TEST_CASE("training: predict is const and gives the same answer from several threads", "[training]") {
+  const Model<Cpu> model = stripes_cnn(5);
+  TensorDataset data = stripes(40, 4);
+  const Tensor<Cpu> ref = model.predict(data.x(), 16);
+  std::vector<Tensor<Cpu>> outs(4);
+#pragma omp parallel for num_threads(4)
+  for (int t = 0; t < 4; ++t) outs[static_cast<size_t>(t)] = model.predict(data.x(), 7 + t);
+  for (const auto& o : outs) CHECK(o.to_vector() == ref.to_vector());
+}
