@@ -12,8 +12,12 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #define MOODNET_OMP_ENABLED 1
+// MOODNET_OMP(omp parallel for ...) is the pragma with OpenMP and nothing without it, so builds
+// without OpenMP see no unknown-pragma warnings.
+#define MOODNET_OMP(...) _Pragma(#__VA_ARGS__)
 #else
 #define MOODNET_OMP_ENABLED 0
+#define MOODNET_OMP(...)
 #endif
 
 namespace moodnet {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,9 @@ void binary_head(Model<D>& m, int64_t units, double dropout_after_flatten = 0) {
 
 // seed000: four valid convs (32, 64, 128, 128) with max-pooling, Dense 512, sigmoid.
 template <class D>
-Model<D> seed000(bool augment_dropout, uint64_t seed = 0) {
+Model<D> seed000(bool augment_dropout, uint64_t seed = 0, Shape input = {150, 150, 3}) {
   using namespace detail;
-  Model<D> m(Shape{150, 150, 3}, seed, augment_dropout ? "seed000-augment" : "seed000-baseline");
+  Model<D> m(input, seed, augment_dropout ? "seed000-augment" : "seed000-baseline");
   for (int64_t f : {32, 64, 128, 128}) {
     m.add(conv<D>(f, Padding::valid));
     m.add(pool<D>());
@@ -48,9 +49,9 @@ Model<D> seed000(bool augment_dropout, uint64_t seed = 0) {
 }
 
 template <class D>
-Model<D> seed001(uint64_t seed = 0) {
+Model<D> seed001(uint64_t seed = 0, Shape input = {256, 256, 3}) {
   using namespace detail;
-  Model<D> m(Shape{256, 256, 3}, seed, "seed001");
+  Model<D> m(input, seed, "seed001");
   m.add(conv<D>(16, Padding::same));
   m.add(pool<D>());
   m.add(conv<D>(32, Padding::valid));
@@ -63,9 +64,9 @@ Model<D> seed001(uint64_t seed = 0) {
 
 // seed002 (batch_norm: the BatchNorm-after-every-conv variant its report describes).
 template <class D>
-Model<D> seed002(bool batch_norm = false, uint64_t seed = 0) {
+Model<D> seed002(bool batch_norm = false, uint64_t seed = 0, Shape input = {256, 256, 3}) {
   using namespace detail;
-  Model<D> m(Shape{256, 256, 3}, seed, batch_norm ? "seed002-bn" : "seed002");
+  Model<D> m(input, seed, batch_norm ? "seed002-bn" : "seed002");
   for (int64_t f : {16, 32, 64, 32}) {
     m.add(conv<D>(f, Padding::valid));
     if (batch_norm) m.add(BatchNormalization<D>());
@@ -77,9 +78,10 @@ Model<D> seed002(bool batch_norm = false, uint64_t seed = 0) {
 
 // seed004: a valid conv then 'same' convs, each followed by 2x2 'same' max-pooling.
 template <class D>
-Model<D> seed004(const std::string& name, std::vector<int64_t> filters, uint64_t seed = 0) {
+Model<D> seed004(const std::string& name, std::vector<int64_t> filters, uint64_t seed = 0,
+                 Shape input = {150, 150, 3}) {
   using namespace detail;
-  Model<D> m(Shape{150, 150, 3}, seed, name);
+  Model<D> m(input, seed, name);
   for (size_t i = 0; i < filters.size(); ++i) {
     m.add(conv<D>(filters[i], i == 0 ? Padding::valid : Padding::same));
     m.add(pool<D>(Padding::same));
@@ -90,9 +92,10 @@ Model<D> seed004(const std::string& name, std::vector<int64_t> filters, uint64_t
 
 // seed004 attempt 4: the tuner's search space (two valid convs, valid pooling, Dense units).
 template <class D>
-Model<D> seed004_attempt4(int64_t conv1_filters, int64_t conv2_filters, int64_t dense_units, uint64_t seed = 0) {
+Model<D> seed004_attempt4(int64_t conv1_filters, int64_t conv2_filters, int64_t dense_units, uint64_t seed = 0,
+                          Shape input = {150, 150, 3}) {
   using namespace detail;
-  Model<D> m(Shape{150, 150, 3}, seed, "seed004-attempt4");
+  Model<D> m(input, seed, "seed004-attempt4");
   m.add(conv<D>(conv1_filters, Padding::valid));
   m.add(pool<D>());
   m.add(conv<D>(conv2_filters, Padding::valid));
@@ -104,10 +107,10 @@ Model<D> seed004_attempt4(int64_t conv1_filters, int64_t conv2_filters, int64_t 
 // seed003: Keras' "Xception-mini" with residual 1x1 stride-2 shortcuts; L2 1e-3 on every kernel
 // except the shortcuts.
 template <class D>
-Model<D> seed003(uint64_t seed = 0) {
+Model<D> seed003(uint64_t seed = 0, Shape input = {56, 56, 3}) {
   using namespace detail;
   const double l2 = 1e-3;
-  Model<D> m(Shape{56, 56, 3}, seed, "seed003");
+  Model<D> m(input, seed, "seed003");
   m.add(Rescaling<D>(1.0 / 255));
   m.add(conv<D>(32, Padding::same, Activation::linear, 2, 3, l2));
   m.add(BatchNormalization<D>());
@@ -137,9 +140,9 @@ Model<D> seed003(uint64_t seed = 0) {
 
 // A common FER2013 yardstick: three double-conv BatchNorm blocks on 48x48 grayscale.
 template <class D>
-Model<D> fer_cnn(uint64_t seed = 0) {
+Model<D> fer_cnn(uint64_t seed = 0, Shape input = {48, 48, 1}) {
   using namespace detail;
-  Model<D> m(Shape{48, 48, 1}, seed, "fer-cnn");
+  Model<D> m(input, seed, "fer-cnn");
   for (int64_t f : {32, 64, 128}) {
     for (int k = 0; k < 2; ++k) {
       m.add(conv<D>(f, Padding::same, Activation::linear));
@@ -179,22 +182,33 @@ inline std::vector<ArchInfo> architectures() {
   };
 }
 
-// Builds an architecture by name; throws moodnet::Error listing the names for an unknown one.
+// The input shape an architecture was documented with.
+inline Shape default_input_shape(const std::string& name) {
+  if (name == "seed001" || name == "seed002" || name == "seed002-bn") return {256, 256, 3};
+  if (name == "seed003") return {56, 56, 3};
+  if (name == "fer-cnn") return {48, 48, 1};
+  return {150, 150, 3};
+}
+
+// Builds an architecture by name, at its documented input shape or another one (e.g. 48x48x1
+// faces); throws moodnet::Error listing the names for an unknown one.
 template <class D>
-Model<D> build(const std::string& name, uint64_t seed = 0) {
-  if (name == "seed000-baseline") return seed000<D>(false, seed);
-  if (name == "seed000-augment") return seed000<D>(true, seed);
-  if (name == "seed001") return seed001<D>(seed);
-  if (name == "seed002") return seed002<D>(false, seed);
-  if (name == "seed002-bn") return seed002<D>(true, seed);
-  if (name == "seed003") return seed003<D>(seed);
-  if (name == "seed004-initial") return seed004<D>(name, {16, 16, 16}, seed);
-  if (name == "seed004-attempt1") return seed004<D>(name, {16, 32, 32}, seed);
-  if (name == "seed004-attempt2") return seed004<D>(name, {16, 64, 64}, seed);
-  if (name == "seed004-attempt3") return seed004<D>(name, {16, 64, 64, 32}, seed);
-  if (name == "seed004-attempt4") return seed004_attempt4<D>(32, 32, 256, seed);
-  if (name == "seed004-attempt5") return seed004<D>(name, {64, 48}, seed);
-  if (name == "fer-cnn") return fer_cnn<D>(seed);
+Model<D> build(const std::string& name, uint64_t seed = 0, std::optional<Shape> input_shape = std::nullopt) {
+  const Shape in = input_shape ? *input_shape : default_input_shape(name);
+  MOODNET_CHECK(in.rank() == 3, "architecture input must be (height, width, channels), got ", in.to_string());
+  if (name == "seed000-baseline") return seed000<D>(false, seed, in);
+  if (name == "seed000-augment") return seed000<D>(true, seed, in);
+  if (name == "seed001") return seed001<D>(seed, in);
+  if (name == "seed002") return seed002<D>(false, seed, in);
+  if (name == "seed002-bn") return seed002<D>(true, seed, in);
+  if (name == "seed003") return seed003<D>(seed, in);
+  if (name == "seed004-initial") return seed004<D>(name, {16, 16, 16}, seed, in);
+  if (name == "seed004-attempt1") return seed004<D>(name, {16, 32, 32}, seed, in);
+  if (name == "seed004-attempt2") return seed004<D>(name, {16, 64, 64}, seed, in);
+  if (name == "seed004-attempt3") return seed004<D>(name, {16, 64, 64, 32}, seed, in);
+  if (name == "seed004-attempt4") return seed004_attempt4<D>(32, 32, 256, seed, in);
+  if (name == "seed004-attempt5") return seed004<D>(name, {64, 48}, seed, in);
+  if (name == "fer-cnn") return fer_cnn<D>(seed, in);
   std::string known;
   for (const auto& a : architectures()) known += (known.empty() ? "" : ", ") + a.name;
   MOODNET_FAIL("unknown architecture '", name, "' (known: ", known, ")");

@@ -18,7 +18,7 @@ namespace moodnet::naive {
 template <class T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t i = 0; i < M; ++i)
     for (int64_t j = 0; j < N; ++j) {
       T s = 0;
@@ -31,7 +31,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A
 // x:(N,H,W,C) w:(KH,KW,C,F) b:(F)|null y:(N,OH,OW,F)
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
-#pragma omp parallel for collapse(2) schedule(static)
+MOODNET_OMP(omp parallel for collapse(2) schedule(static))
   for (int64_t n = 0; n < g.n; ++n)
     for (int64_t oy = 0; oy < g.oh; ++oy)
       for (int64_t ox = 0; ox < g.ow; ++ox)
@@ -55,7 +55,7 @@ void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T
 // dy:(N,OH,OW,F) w:(KH,KW,C,F) -> dx:(N,H,W,C) (overwritten)
 template <class T>
 void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t n = 0; n < g.n; ++n) {
     std::fill(dx + n * g.h * g.w * g.c, dx + (n + 1) * g.h * g.w * g.c, T(0));
     for (int64_t oy = 0; oy < g.oh; ++oy)
@@ -81,7 +81,7 @@ void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx)
 // x:(N,H,W,C) dy:(N,OH,OW,F) -> dw:(KH,KW,C,F) += , db:(F) +=
 template <class T>
 void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
-#pragma omp parallel for collapse(3) schedule(static)
+MOODNET_OMP(omp parallel for collapse(3) schedule(static))
   for (int64_t ky = 0; ky < g.kh; ++ky)
     for (int64_t kx = 0; kx < g.kw; ++kx)
       for (int64_t c = 0; c < g.c; ++c)
@@ -112,7 +112,7 @@ void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* d
 template <class T>
 void depthwise_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t m = g.f / g.c;
-#pragma omp parallel for collapse(2) schedule(static)
+MOODNET_OMP(omp parallel for collapse(2) schedule(static))
   for (int64_t n = 0; n < g.n; ++n)
     for (int64_t oy = 0; oy < g.oh; ++oy)
       for (int64_t ox = 0; ox < g.ow; ++ox)
@@ -135,7 +135,7 @@ void depthwise_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, con
 template <class T>
 void depthwise_conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
   const int64_t m = g.f / g.c;
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t n = 0; n < g.n; ++n) {
     std::fill(dx + n * g.h * g.w * g.c, dx + (n + 1) * g.h * g.w * g.c, T(0));
     for (int64_t oy = 0; oy < g.oh; ++oy)
@@ -159,7 +159,7 @@ void depthwise_conv2d_backward_data(const ConvGeometry& g, const T* dy, const T*
 template <class T>
 void depthwise_conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
   const int64_t m = g.f / g.c;
-#pragma omp parallel for collapse(3) schedule(static)
+MOODNET_OMP(omp parallel for collapse(3) schedule(static))
   for (int64_t ky = 0; ky < g.kh; ++ky)
     for (int64_t kx = 0; kx < g.kw; ++kx)
       for (int64_t c = 0; c < g.c; ++c)
@@ -190,7 +190,7 @@ void depthwise_conv2d_backward_params(const ConvGeometry& g, const T* x, const T
 // x:(N,H,W,C) y:(N,OH,OW,C)
 template <class T>
 void max_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
-#pragma omp parallel for collapse(2) schedule(static)
+MOODNET_OMP(omp parallel for collapse(2) schedule(static))
   for (int64_t n = 0; n < p.n; ++n)
     for (int64_t oy = 0; oy < p.oh; ++oy)
       for (int64_t ox = 0; ox < p.ow; ++ox)
@@ -212,7 +212,7 @@ void max_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
 // dx overwritten; each output's gradient goes to its (first) argmax.
 template <class T>
 void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T* dy, T* dx) {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t n = 0; n < p.n; ++n) {
     std::fill(dx + n * p.h * p.w * p.c, dx + (n + 1) * p.h * p.w * p.c, T(0));
     for (int64_t oy = 0; oy < p.oh; ++oy)
@@ -241,7 +241,7 @@ void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T*
 // Average pooling over the valid (unpadded) elements of each window, as TensorFlow does.
 template <class T>
 void avg_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
-#pragma omp parallel for collapse(2) schedule(static)
+MOODNET_OMP(omp parallel for collapse(2) schedule(static))
   for (int64_t n = 0; n < p.n; ++n)
     for (int64_t oy = 0; oy < p.oh; ++oy)
       for (int64_t ox = 0; ox < p.ow; ++ox)
@@ -264,7 +264,7 @@ void avg_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
 
 template <class T>
 void avg_pool2d_backward(const PoolGeometry& p, const T* dy, T* dx) {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t n = 0; n < p.n; ++n) {
     std::fill(dx + n * p.h * p.w * p.c, dx + (n + 1) * p.h * p.w * p.c, T(0));
     for (int64_t oy = 0; oy < p.oh; ++oy)
@@ -295,7 +295,7 @@ void global_avg_pool_forward(int64_t n, int64_t hw, int64_t c, const T* x, T* y)
 
 template <class T>
 void global_avg_pool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* dx) {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t i = 0; i < n; ++i)
     for (int64_t s = 0; s < hw; ++s)
       for (int64_t k = 0; k < c; ++k) dx[(i * hw + s) * c + k] = dy[i * c + k] / T(hw);
@@ -304,7 +304,7 @@ void global_avg_pool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* 
 // x:(N,in) w:(in,out) b:(out)|null y:(N,out)
 template <class T>
 void dense_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b, T* y) {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t i = 0; i < n; ++i)
     for (int64_t o = 0; o < out; ++o) {
       T s = b ? b[o] : T(0);
@@ -315,7 +315,7 @@ void dense_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, c
 
 template <class T>
 void dense_backward_data(int64_t n, int64_t in, int64_t out, const T* dy, const T* w, T* dx) {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t i = 0; i < n; ++i)
     for (int64_t k = 0; k < in; ++k) {
       T s = 0;
@@ -326,7 +326,7 @@ void dense_backward_data(int64_t n, int64_t in, int64_t out, const T* dy, const 
 
 template <class T>
 void dense_backward_params(int64_t n, int64_t in, int64_t out, const T* x, const T* dy, T* dw, T* db) {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
   for (int64_t k = 0; k < in; ++k)
     for (int64_t o = 0; o < out; ++o) {
       T s = 0;
@@ -358,11 +358,11 @@ void activation_forward(Activation a, int64_t rows, int64_t cols, const T* z, T*
       if (y != z) std::copy(z, z + n, y);
       return;
     case Activation::relu:
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
       for (int64_t i = 0; i < n; ++i) y[i] = z[i] > T(0) ? z[i] : T(0);
       return;
     case Activation::relu6:
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
       for (int64_t i = 0; i < n; ++i) y[i] = std::min(std::max(z[i], T(0)), T(6));
       return;
     case Activation::sigmoid:
@@ -392,11 +392,11 @@ void activation_backward(Activation a, int64_t rows, int64_t cols, const T* y, c
       if (dz != dy) std::copy(dy, dy + n, dz);
       return;
     case Activation::relu:
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
       for (int64_t i = 0; i < n; ++i) dz[i] = y[i] > T(0) ? dy[i] : T(0);
       return;
     case Activation::relu6:
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
       for (int64_t i = 0; i < n; ++i) dz[i] = (y[i] > T(0) && y[i] < T(6)) ? dy[i] : T(0);
       return;
     case Activation::sigmoid:
@@ -435,7 +435,7 @@ void batch_norm_train_forward(int64_t rows, int64_t c, T eps, const T* x, const 
     var[k] /= T(rows);
     inv_std[k] = T(1) / std::sqrt(var[k] + eps);
   }
-#pragma omp parallel for schedule(static) if (rows * c > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (rows * c > 65536))
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < c; ++k) {
       T h = (x[r * c + k] - mean[k]) * inv_std[k];
@@ -447,7 +447,7 @@ void batch_norm_train_forward(int64_t rows, int64_t c, T eps, const T* x, const 
 template <class T>
 void batch_norm_infer_forward(int64_t rows, int64_t c, T eps, const T* x, const T* gamma, const T* beta,
                               const T* moving_mean, const T* moving_var, T* y) {
-#pragma omp parallel for schedule(static) if (rows * c > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (rows * c > 65536))
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < c; ++k)
       y[r * c + k] = gamma[k] * (x[r * c + k] - moving_mean[k]) / std::sqrt(moving_var[k] + eps) + beta[k];
@@ -470,7 +470,7 @@ void batch_norm_backward(int64_t rows, int64_t c, const T* dy, const T* xhat, co
     dbeta[k] += sum_dy[k];
   }
   const T inv_rows = T(1) / T(rows);
-#pragma omp parallel for schedule(static) if (rows * c > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (rows * c > 65536))
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < c; ++k)
       dx[r * c + k] = gamma[k] * inv_std[k] *
@@ -486,7 +486,7 @@ void moving_average_update(int64_t n, T momentum, const T* batch_value, T* movin
 template <class T>
 void dropout_forward(int64_t n, T rate, uint64_t seed, uint64_t stream, const T* x, T* mask, T* y) {
   const T keep_scale = T(1) / (T(1) - rate);
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) {
     mask[i] = random_uniform(seed, stream, static_cast<uint64_t>(i)) < double(rate) ? T(0) : keep_scale;
     y[i] = x[i] * mask[i];
@@ -495,12 +495,12 @@ void dropout_forward(int64_t n, T rate, uint64_t seed, uint64_t stream, const T*
 
 template <class T>
 void multiply(int64_t n, const T* a, const T* b, T* y) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] * b[i];
 }
 template <class T>
 void scale_shift(int64_t n, T scale, T offset, const T* x, T* y) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale + offset;
 }
 template <class T>
@@ -509,17 +509,17 @@ void copy(int64_t n, const T* x, T* y) {
 }
 template <class T>
 void add(int64_t n, const T* a, const T* b, T* y) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
 }
 template <class T>
 void add_inplace(int64_t n, const T* x, T* y) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 template <class T>
 void axpy(int64_t n, T alpha, const T* x, T* y) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) y[i] += alpha * x[i];
 }
 template <class T>
@@ -576,7 +576,7 @@ double softmax_cce(int64_t rows, int64_t k, const T* z, const T* t, T* dz, T gra
 // Optimizer updates (Keras formulas, see optim/optimizers.hpp).
 template <class T>
 void sgd_update(int64_t n, T lr, T momentum, bool nesterov, T* w, const T* g, T* v) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) {
     if (momentum == T(0)) {
       w[i] -= lr * g[i];
@@ -588,7 +588,7 @@ void sgd_update(int64_t n, T lr, T momentum, bool nesterov, T* w, const T* g, T*
 }
 template <class T>
 void rmsprop_update(int64_t n, T lr, T rho, T eps, T* w, const T* g, T* ms) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) {
     ms[i] = rho * ms[i] + (T(1) - rho) * g[i] * g[i];
     w[i] -= lr * g[i] / (std::sqrt(ms[i]) + eps);
@@ -596,7 +596,7 @@ void rmsprop_update(int64_t n, T lr, T rho, T eps, T* w, const T* g, T* ms) {
 }
 template <class T>
 void adam_update(int64_t n, T lr_t, T beta1, T beta2, T eps, T* w, const T* g, T* m, T* v) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (n > 65536))
   for (int64_t i = 0; i < n; ++i) {
     m[i] = beta1 * m[i] + (T(1) - beta1) * g[i];
     v[i] = beta2 * v[i] + (T(1) - beta2) * g[i] * g[i];

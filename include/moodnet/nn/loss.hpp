@@ -40,7 +40,9 @@ LossResult<D> compute_loss(const Loss& loss, const Model<D>& model, const Tensor
                 target.shape().to_string(), " does not match the model output ", output.shape().to_string());
   const int64_t n = output.dim(0);
   const int64_t k = output.size() / std::max<int64_t>(n, 1);
-  const T scale = T(1.0 / double(n));
+  // The gradient of the mean the value reports: binary cross-entropy averages over samples AND
+  // outputs (Keras), categorical cross-entropy over samples.
+  const T scale = T(1.0 / double(loss.kind == LossKind::binary_crossentropy ? output.size() : n));
   if (grad) grad->resize(output.shape());
   T* g = grad ? grad->data() : nullptr;
   LossResult<D> r;

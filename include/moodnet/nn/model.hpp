@@ -6,7 +6,6 @@
 #include <concepts>
 #include <cstdio>
 #include <memory>
-#include <regex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,11 +15,19 @@
 
 namespace moodnet {
 
-// Keras' automatic layer names: "MaxPooling2D" -> "max_pooling2d", "ReLU" -> "re_lu".
+// Keras' automatic layer names: "MaxPooling2D" -> "max_pooling2d", "ReLU" -> "re_lu" (an
+// underscore before a capital that starts a lower-case word, or follows a lower-case letter).
 inline std::string keras_snake_case(const std::string& type) {
-  std::string s = std::regex_replace(type, std::regex("(.)([A-Z][a-z0-9]+)"), "$1_$2");
-  s = std::regex_replace(s, std::regex("([a-z])([A-Z])"), "$1_$2");
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  auto lower_or_digit = [&](char c) { return lower(c) || (c >= '0' && c <= '9'); };
+  std::string s;
+  for (size_t i = 0; i < type.size(); ++i) {
+    const char c = type[i];
+    if (i > 0 && upper(c) && (lower(type[i - 1]) || (i + 1 < type.size() && lower_or_digit(type[i + 1]))))
+      s += '_';
+    s += upper(c) ? char(c - 'A' + 'a') : c;
+  }
   return s;
 }
 
@@ -56,6 +63,7 @@ class Model {
     seed_ = o.seed_;
     name_ = o.name_;
     name_counts_ = o.name_counts_;
+    metadata_ = o.metadata_;
     nodes_.clear();
     for (const Node& n : o.nodes_) {
       Node c;
@@ -94,6 +102,9 @@ class Model {
       shapes.push_back(nodes_[static_cast<size_t>(i)].shape);
     }
     if (layer->name().empty()) layer->set_name(unique_name(keras_snake_case(layer->type())));
+    for (size_t i = 1; i < nodes_.size(); ++i)
+      MOODNET_CHECK(nodes_[i].layer->name() != layer->name(), "Model::add: a layer named '", layer->name(),
+                    "' already exists");
     Node n;
     n.shape = layer->build(shapes);
     const auto id = static_cast<NodeId>(nodes_.size());
@@ -111,6 +122,9 @@ class Model {
     for (size_t i = 1; i < nodes_.size(); ++i) nodes_[i].layer->initialize(seed, i);
   }
   uint64_t seed() const { return seed_; }
+  // Free-form facts saved with the model (class names, colour mode, input scaling...).
+  nlohmann::json& metadata() { return metadata_; }
+  const nlohmann::json& metadata() const { return metadata_; }
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
 
@@ -292,11 +306,18 @@ class Model {
     bool has_grad = false, wants_grad = false, needs_backward = false;
   };
 
+  // The next free "base", "base_1", ... (skipping names the user or a model file chose).
   std::string unique_name(const std::string& base) {
     int& k = name_counts_[base];
-    std::string n = k == 0 ? base : base + "_" + std::to_string(k);
-    ++k;
-    return n;
+    for (;; ++k) {
+      std::string n = k == 0 ? base : base + "_" + std::to_string(k);
+      bool taken = false;
+      for (size_t i = 1; i < nodes_.size(); ++i) taken = taken || nodes_[i].layer->name() == n;
+      if (!taken) {
+        ++k;
+        return n;
+      }
+    }
   }
   void check_input(const Tensor<D>& x) const {
     MOODNET_CHECK(x.rank() == input_shape_.rank() + 1 && x.shape().without_batch() == input_shape_,
@@ -328,6 +349,7 @@ class Model {
   std::string name_;
   std::vector<Node> nodes_;
   std::unordered_map<std::string, int> name_counts_;
+  nlohmann::json metadata_ = nlohmann::json::object();
   const Tensor<D>* input_ = nullptr;
   std::vector<const Tensor<D>*> ins_;
   std::vector<Tensor<D>*> dx_;

@@ -82,8 +82,10 @@ class EarlyStopping : public Callback<D> {
       s.stop = true;
     }
   }
+  // As Keras 3: with restore_best_weights the best epoch's weights come back at the end of
+  // training, whether it stopped early or ran all its epochs.
   void on_train_end(TrainingState<D>& s) override {
-    if (o_.restore_best_weights && best_weights_ && stopped_epoch_ >= 0) copy_weights(*best_weights_, s.model);
+    if (o_.restore_best_weights && best_weights_) copy_weights(*best_weights_, s.model);
   }
   int stopped_epoch() const { return stopped_epoch_; }
   int best_epoch() const { return best_epoch_; }

@@ -44,7 +44,7 @@ struct FitOptions {
   std::ostream* log = &std::cout;
   const std::atomic<bool>* stop_requested = nullptr;  // e.g. set by a SIGINT handler
   // Called after every batch with (batch index, batches per epoch, running logs).
-  std::function<void(int, int64_t, int64_t, const Logs&)> on_batch;
+  std::function<void(int, int64_t, int64_t, const Logs&)> on_batch{};
 };
 
 struct Evaluation {

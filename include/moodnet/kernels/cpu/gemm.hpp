@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "../../config.hpp"
+
 namespace moodnet::cpu {
 
 namespace detail {
@@ -21,6 +23,7 @@ inline float* scratch(std::vector<float>& buf, size_t n) {
 inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
                  bool parallel = true) {
+  (void)parallel;  // only read by the OpenMP pragma
   if (tb) {
     // Make B row-major (K,N) so the inner loop streams contiguous rows of B and C.
     static thread_local std::vector<float> bt_buf;
@@ -30,7 +33,7 @@ inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     B = bt;
     ldb = N;
   }
-#pragma omp parallel for schedule(static) if (parallel && M * N * K > 32768)
+MOODNET_OMP(omp parallel for schedule(static) if (parallel && M * N * K > 32768))
   for (int64_t i = 0; i < M; ++i) {
     float* __restrict c = C + i * ldc;
     if (beta == 0.0f)

@@ -62,7 +62,7 @@ inline bool is_pointwise(const ConvGeometry& g) {
 
 inline void add_bias_rows(int64_t rows, int64_t f, const float* b, float* y) {
   if (!b) return;
-#pragma omp parallel for schedule(static) if (rows * f > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (rows * f > 65536))
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t j = 0; j < f; ++j) y[r * f + j] += b[j];
 }
@@ -94,7 +94,7 @@ struct ops<Cpu> : naive_ops<float> {
     if (cpu::is_pointwise(g)) {
       cpu::gemm(false, false, g.n * pix, g.f, g.c, 1.0f, x, g.c, w, g.f, 0.0f, y, g.f);
     } else {
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
       for (int64_t n = 0; n < g.n; ++n) {
         static thread_local std::vector<float> col_buf;
         float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
@@ -113,7 +113,7 @@ struct ops<Cpu> : naive_ops<float> {
       cpu::gemm(false, true, g.n * pix, g.c, g.f, 1.0f, dy, g.f, w, g.f, 0.0f, dx, g.c);
       return;
     }
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
     for (int64_t n = 0; n < g.n; ++n) {
       static thread_local std::vector<float> col_buf;
       float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
@@ -133,7 +133,7 @@ struct ops<Cpu> : naive_ops<float> {
       const int64_t groups = cpu::reduction_groups(g.n), wsize = kkc * g.f;
       static thread_local std::vector<float> partial_buf;
       float* partial = cpu::detail::scratch(partial_buf, static_cast<size_t>(groups * wsize));
-#pragma omp parallel for schedule(static)
+MOODNET_OMP(omp parallel for schedule(static))
       for (int64_t gi = 0; gi < groups; ++gi) {
         static thread_local std::vector<float> col_buf;
         float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
@@ -145,7 +145,7 @@ struct ops<Cpu> : naive_ops<float> {
                     false);
         }
       }
-#pragma omp parallel for schedule(static) if (wsize > 65536)
+MOODNET_OMP(omp parallel for schedule(static) if (wsize > 65536))
       for (int64_t i = 0; i < wsize; ++i) {
         float s = dw[i];
         for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * wsize + i];

@@ -1,0 +1,10 @@
+# Runs CMD with ARGS and checks its exit code is EXPECT_RC and its output contains EXPECT.
+execute_process(COMMAND ${CMD} ${ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL EXPECT_RC)
+  message(FATAL_ERROR "exit code ${rc}, expected ${EXPECT_RC}\nstdout: ${out}\nstderr: ${err}")
+endif()
+string(FIND "${out}${err}" "${EXPECT}" pos)
+if(pos EQUAL -1)
+  message(FATAL_ERROR "output lacks '${EXPECT}'\nstdout: ${out}\nstderr: ${err}")
+endif()
+message(STATUS "ok: exit ${rc}, message contains '${EXPECT}'")

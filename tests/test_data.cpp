@@ -1,0 +1,491 @@
+// Image data pipeline: decoding, TF-compatible resize, folder scanning, splits, ImageDataset.
+#include <stb/stb_image_write.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <moodnet/data/folder.hpp>
+#include <moodnet/data/image.hpp>
+#include <moodnet/data/image_dataset.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace moodnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed with everything in it at scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path = fs::temp_directory_path() /
+           ("moodnet_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+std::string str(const fs::path& p) { return p.string(); }
+
+// A w x h image with `comp` channels, every pixel equal to `color`.
+std::vector<uint8_t> uniform(int w, int h, std::vector<uint8_t> color) {
+  std::vector<uint8_t> px;
+  for (int i = 0; i < w * h; ++i) px.insert(px.end(), color.begin(), color.end());
+  return px;
+}
+
+void write_png(const fs::path& p, int w, int h, int comp, const std::vector<uint8_t>& px) {
+  fs::create_directories(p.parent_path());
+  REQUIRE(stbi_write_png(str(p).c_str(), w, h, comp, px.data(), w * comp) != 0);
+}
+void write_jpg(const fs::path& p, int w, int h, int comp, const std::vector<uint8_t>& px) {
+  REQUIRE(stbi_write_jpg(str(p).c_str(), w, h, comp, px.data(), 95) != 0);
+}
+void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream f(p, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+void write_text(const fs::path& p, const std::string& s) {
+  write_bytes(p, std::vector<uint8_t>(s.begin(), s.end()));
+}
+std::vector<uint8_t> read_bytes(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+// A minimal valid PNG built by hand (stb_image_write cannot write 16-bit or palette PNGs):
+// one stored (uncompressed) deflate block, real CRCs and Adler-32.
+uint32_t crc32(const uint8_t* d, size_t n, uint32_t crc = 0) {
+  crc = ~crc;
+  for (size_t i = 0; i < n; ++i) {
+    crc ^= d[i];
+    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+  }
+  return ~crc;
+}
+void put32(std::vector<uint8_t>& v, uint32_t x) {
+  for (int s = 24; s >= 0; s -= 8) v.push_back(static_cast<uint8_t>(x >> s));
+}
+void chunk(std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& data) {
+  put32(png, static_cast<uint32_t>(data.size()));
+  std::vector<uint8_t> td(type, type + 4);
+  td.insert(td.end(), data.begin(), data.end());
+  png.insert(png.end(), td.begin(), td.end());
+  put32(png, crc32(td.data(), td.size()));
+}
+// rows: raw scanline bytes without the filter byte.
+std::vector<uint8_t> make_png(int w, int h, int bit_depth, int color_type,
+                              const std::vector<std::vector<uint8_t>>& rows,
+                              const std::vector<uint8_t>& plte = {}) {
+  std::vector<uint8_t> png{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  std::vector<uint8_t> ihdr;
+  put32(ihdr, static_cast<uint32_t>(w));
+  put32(ihdr, static_cast<uint32_t>(h));
+  ihdr.insert(ihdr.end(),
+              {static_cast<uint8_t>(bit_depth), static_cast<uint8_t>(color_type), 0, 0, 0});
+  chunk(png, "IHDR", ihdr);
+  if (!plte.empty()) chunk(png, "PLTE", plte);
+  std::vector<uint8_t> raw;
+  for (const auto& r : rows) {
+    raw.push_back(0);  // filter: none
+    raw.insert(raw.end(), r.begin(), r.end());
+  }
+  std::vector<uint8_t> z{0x78,
+                         0x01,
+                         0x01,
+                         static_cast<uint8_t>(raw.size() & 0xff),
+                         static_cast<uint8_t>(raw.size() >> 8),
+                         static_cast<uint8_t>(~raw.size() & 0xff),
+                         static_cast<uint8_t>((~raw.size() >> 8) & 0xff)};
+  z.insert(z.end(), raw.begin(), raw.end());
+  uint32_t a = 1, b = 0;
+  for (uint8_t c : raw) {
+    a = (a + c) % 65521;
+    b = (b + a) % 65521;
+  }
+  put32(z, (b << 16) | a);
+  chunk(png, "IDAT", z);
+  chunk(png, "IEND", {});
+  return png;
+}
+
+// Noise, so a JPEG has enough entropy-coded data to truncate.
+std::vector<uint8_t> noise(int w, int h, int comp) {
+  std::vector<uint8_t> px(static_cast<size_t>(w * h * comp));
+  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(random_bits(7, 1, i));
+  return px;
+}
+
+Image make_image(int64_t h, int64_t w, int64_t c, std::vector<uint8_t> px) {
+  Image img;
+  img.height = h;
+  img.width = w;
+  img.channels = c;
+  img.pixels = std::move(px);
+  return img;
+}
+
+}  // namespace
+
+TEST_CASE("data: decode PNG, JPEG, BMP, TGA, GIF with channel handling", "[data]") {
+  TempDir t;
+  // RGB PNG: 3x2, distinct pixels.
+  const std::vector<uint8_t> rgb{255, 0,  0,  0,   255, 0,   0, 0, 255,
+                                 10,  20, 30, 255, 255, 255, 0, 0, 0};
+  write_png(t.path / "rgb.png", 3, 2, 3, rgb);
+  Image a = decode_image(t.path / "rgb.png", ColorMode::rgb);
+  CHECK(a.height == 2);
+  CHECK(a.width == 3);
+  CHECK(a.channels == 3);
+  CHECK(a.pixels == rgb);
+
+  // Grayscale = Pillow's convert("L"): ITU-R 601 luma in 16-bit fixed point, rounded.
+  Image g = decode_image(t.path / "rgb.png", ColorMode::grayscale);
+  CHECK(g.channels == 1);
+  CHECK(g.pixels == std::vector<uint8_t>{76, 150, 29, 18, 255, 0});
+
+  // Gray PNG: rgb replicates, grayscale keeps the values.
+  const std::vector<uint8_t> gray{0, 17, 128, 255};
+  write_png(t.path / "gray.png", 2, 2, 1, gray);
+  Image g1 = decode_image(t.path / "gray.png", ColorMode::grayscale);
+  CHECK(g1.channels == 1);
+  CHECK(g1.pixels == gray);
+  Image g3 = decode_image(t.path / "gray.png", ColorMode::rgb);
+  CHECK(g3.channels == 3);
+  CHECK(g3.pixels == std::vector<uint8_t>{0, 0, 0, 17, 17, 17, 128, 128, 128, 255, 255, 255});
+
+  // Gray + alpha and RGBA: alpha dropped, colour untouched (no compositing, as PIL convert).
+  write_png(t.path / "ga.png", 2, 1, 2, {40, 0, 200, 128});
+  CHECK(decode_image(t.path / "ga.png", ColorMode::grayscale).pixels ==
+        std::vector<uint8_t>{40, 200});
+  CHECK(decode_image(t.path / "ga.png", ColorMode::rgb).pixels ==
+        std::vector<uint8_t>{40, 40, 40, 200, 200, 200});
+  write_png(t.path / "rgba.png", 2, 1, 4, {255, 0, 0, 0, 1, 2, 3, 255});
+  Image r = decode_image(t.path / "rgba.png", ColorMode::rgb);
+  CHECK(r.channels == 3);
+  CHECK(r.pixels == std::vector<uint8_t>{255, 0, 0, 1, 2, 3});
+  CHECK(decode_image(t.path / "rgba.png", ColorMode::grayscale).pixels ==
+        std::vector<uint8_t>{76, 2});
+
+  // Palette PNG (2 colours, 8-bit indices) and 16-bit gray PNG.
+  write_bytes(t.path / "pal.png", make_png(3, 1, 8, 3, {{1, 0, 1}}, {0, 0, 255, 250, 100, 0}));
+  CHECK(decode_image(t.path / "pal.png", ColorMode::rgb).pixels ==
+        std::vector<uint8_t>{250, 100, 0, 0, 0, 255, 250, 100, 0});
+  write_bytes(t.path / "g16.png", make_png(2, 1, 16, 0, {{0xAB, 0xCD, 0x12, 0x34}}));
+  Image g16 = decode_image(t.path / "g16.png", ColorMode::grayscale);
+  CHECK(g16.pixels == std::vector<uint8_t>{0xAB, 0x12});
+
+  // JPEG (lossy: a uniform colour comes back within a few levels), BMP, TGA exact.
+  write_jpg(t.path / "c.jpg", 16, 8, 3, uniform(16, 8, {200, 100, 50}));
+  Image j = decode_image(t.path / "c.jpg", ColorMode::rgb);
+  REQUIRE((j.height == 8 && j.width == 16 && j.channels == 3));
+  CHECK(std::abs(int(j.at(4, 7, 0)) - 200) <= 3);
+  CHECK(std::abs(int(j.at(4, 7, 1)) - 100) <= 3);
+  CHECK(std::abs(int(j.at(4, 7, 2)) - 50) <= 3);
+  Image jg = decode_image(t.path / "c.jpg", ColorMode::grayscale);
+  CHECK(jg.channels == 1);
+  CHECK(std::abs(int(jg.at(4, 7, 0)) - int(detail::luma601(200, 100, 50))) <= 3);
+  REQUIRE(stbi_write_bmp(str(t.path / "b.bmp").c_str(), 3, 2, 3, rgb.data()) != 0);
+  CHECK(decode_image(t.path / "b.bmp", ColorMode::rgb).pixels == rgb);
+  REQUIRE(stbi_write_tga(str(t.path / "t.tga").c_str(), 3, 2, 3, rgb.data()) != 0);
+  CHECK(decode_image(t.path / "t.tga", ColorMode::rgb).pixels == rgb);
+
+  // GIF (1x1, palette entry 0 = red): first frame.
+  write_bytes(t.path / "r.gif",
+              {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00,
+               0x00, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+               0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b});
+  CHECK(decode_image(t.path / "r.gif", ColorMode::rgb).pixels == std::vector<uint8_t>{255, 0, 0});
+}
+
+TEST_CASE("data: decode errors name the file and the reason", "[data]") {
+  TempDir t;
+  const fs::path missing = t.path / "missing.png";
+  REQUIRE_THROWS_AS(decode_image(missing, ColorMode::rgb), Error);
+  REQUIRE_THROWS_WITH(decode_image(missing, ColorMode::rgb),
+                      Catch::Contains("missing.png") && Catch::Contains("not found"));
+  write_bytes(t.path / "empty.jpg", {});
+  REQUIRE_THROWS_WITH(decode_image(t.path / "empty.jpg", ColorMode::rgb),
+                      Catch::Contains("empty.jpg") && Catch::Contains("0 bytes"));
+  write_text(t.path / "text.jpg", "this is not a JPEG, only text that pretends to be one\n");
+  REQUIRE_THROWS_WITH(decode_image(t.path / "text.jpg", ColorMode::rgb),
+                      Catch::Contains("text.jpg") && Catch::Contains("not a supported image"));
+  write_jpg(t.path / "full.jpg", 64, 64, 3, noise(64, 64, 3));
+  auto bytes = read_bytes(t.path / "full.jpg");
+  bytes.resize(bytes.size() / 2);
+  write_bytes(t.path / "trunc.jpg", bytes);
+  REQUIRE_THROWS_WITH(decode_image(t.path / "trunc.jpg", ColorMode::rgb),
+                      Catch::Contains("trunc.jpg") && Catch::Contains("truncated or corrupt"));
+  write_png(t.path / "ok.png", 4, 4, 1, std::vector<uint8_t>(16, 9));
+  auto png = read_bytes(t.path / "ok.png");
+  png.resize(png.size() - 20);
+  write_bytes(t.path / "trunc.png", png);
+  REQUIRE_THROWS_WITH(decode_image(t.path / "trunc.png", ColorMode::rgb),
+                      Catch::Contains("trunc.png"));
+  REQUIRE_THROWS_WITH(decode_image(t.path, ColorMode::rgb), Catch::Contains("is a directory"));
+  // Size limit checked from the header, before decoding.
+  REQUIRE_THROWS_WITH(
+      decode_image(t.path / "ok.png", ColorMode::rgb, 15),
+      Catch::Contains("ok.png") && Catch::Contains("4x4 = 16 pixels") && Catch::Contains("15"));
+  CHECK(decode_image(t.path / "ok.png", ColorMode::rgb, 16).num_pixels() == 16);
+}
+
+TEST_CASE("data: resize_bilinear matches tf.image.resize (half-pixel centres)", "[data]") {
+  // 2x2 -> 4x4: source coordinates -0.25, 0.25, 0.75, 1.25 (clamped at the edges).
+  const Image up = resize_bilinear(make_image(2, 2, 1, {0, 100, 200, 40}), 4, 4);
+  CHECK(up.height == 4);
+  CHECK(up.width == 4);
+  CHECK(up.pixels == std::vector<uint8_t>{0, 25, 75, 100,      //
+                                          50, 59, 76, 85,      // 58.75, 76.25
+                                          150, 126, 79, 55,    // 126.25, 78.75
+                                          200, 160, 80, 40});  //
+  // 4x4 -> 2x2: source coordinates 0.5 and 2.5, i.e. the mean of each 2x2 block.
+  std::vector<uint8_t> px;
+  for (int i = 0; i < 16; ++i) px.push_back(static_cast<uint8_t>(10 * i));
+  const Image down = resize_bilinear(make_image(4, 4, 1, px), 2, 2);
+  CHECK(down.pixels == std::vector<uint8_t>{25, 45, 105, 125});
+  // Non-integer scale 3 -> 2 (coordinates 0.25 and 1.75), channels independent.
+  const Image odd = resize_bilinear(make_image(1, 3, 2, {0, 200, 100, 100, 200, 0}), 1, 2);
+  CHECK(odd.pixels == std::vector<uint8_t>{25, 175, 175, 25});
+  // Same size is the identity; 1x1 -> 3x2 replicates.
+  const Image same = make_image(2, 2, 1, {1, 2, 3, 4});
+  CHECK(resize_bilinear(same, 2, 2).pixels == same.pixels);
+  CHECK(resize_bilinear(make_image(1, 1, 3, {7, 8, 9}), 3, 2).pixels == uniform(2, 3, {7, 8, 9}));
+  REQUIRE_THROWS_WITH(resize_bilinear(same, 0, 2), Catch::Contains("positive"));
+  REQUIRE_THROWS_AS(resize_bilinear(make_image(2, 2, 1, {1, 2, 3}), 4, 4), Error);
+
+  TempDir t;
+  write_png(t.path / "a.png", 2, 2, 1, {0, 100, 200, 40});
+  const Image loaded = load_image(t.path / "a.png", 4, 4, ColorMode::grayscale);
+  CHECK(loaded.pixels == up.pixels);
+}
+
+TEST_CASE("data: scan_image_folder follows Keras' class and file order", "[data]") {
+  TempDir t;
+  const fs::path r = t.path / "tree";
+  for (const char* f : {"sad/b.png", "sad/a.JPG", "sad/notes.txt", "sad/sub/c.bmp", "sad/z.tga",
+                        "happy/x.jpeg", "happy/y.gif", "happy/deep/er/w.png", "happy/README",
+                        ".hidden/h.png", "neutral/n.png", "neutral/n.webp"})
+    write_text(r / f, "");
+  write_text(r / "loose.png", "");                         // not inside a class folder: ignored
+  fs::create_directory_symlink("..", r / "sad" / "loop");  // a link cycle must not be followed
+
+  const ImageFolder f = scan_image_folder(r);
+  CHECK(f.root == r);
+  CHECK(f.class_names == std::vector<std::string>{"happy", "neutral", "sad"});
+  std::vector<std::string> rel;
+  for (const auto& p : f.files) rel.push_back(p.lexically_relative(r).generic_string());
+  CHECK(rel == std::vector<std::string>{"happy/x.jpeg", "happy/y.gif", "happy/deep/er/w.png",
+                                        "neutral/n.png", "sad/a.JPG", "sad/b.png", "sad/z.tga",
+                                        "sad/sub/c.bmp"});
+  CHECK(f.labels == std::vector<int>{0, 0, 0, 1, 2, 2, 2, 2});
+  CHECK(f.class_counts() == std::vector<int64_t>{3, 1, 4});
+
+  // An explicit list picks and orders classes.
+  const ImageFolder g = scan_image_folder(r, {"sad", "happy"});
+  CHECK(g.class_names == std::vector<std::string>{"sad", "happy"});
+  CHECK(g.labels == std::vector<int>{0, 0, 0, 0, 1, 1, 1});
+  CHECK(g.files.front() == r / "sad" / "a.JPG");
+  REQUIRE_THROWS_WITH(scan_image_folder(r, {"happy", "angry"}), Catch::Contains("'angry'"));
+  REQUIRE_THROWS_WITH(scan_image_folder(r, {"happy", "happy"}), Catch::Contains("twice"));
+  REQUIRE_THROWS_WITH(scan_image_folder(r, {"happy"}), Catch::Contains("at least 2"));
+
+  // Errors.
+  REQUIRE_THROWS_WITH(scan_image_folder(t.path / "nope"),
+                      Catch::Contains("nope") && Catch::Contains("does not exist"));
+  REQUIRE_THROWS_WITH(scan_image_folder(r / "loose.png"), Catch::Contains("not a directory"));
+  write_text(t.path / "one" / "happy" / "a.png", "");
+  REQUIRE_THROWS_WITH(scan_image_folder(t.path / "one"), Catch::Contains("at least 2"));
+  fs::create_directories(t.path / "flat");
+  write_text(t.path / "flat" / "a.png", "");
+  REQUIRE_THROWS_WITH(scan_image_folder(t.path / "flat"), Catch::Contains("no class folders"));
+  write_text(t.path / "noimg" / "happy" / "a.txt", "");
+  write_text(t.path / "noimg" / "sad" / "b.doc", "");
+  REQUIRE_THROWS_WITH(scan_image_folder(t.path / "noimg"), Catch::Contains("no images"));
+}
+
+TEST_CASE("data: stratified_split counts and determinism", "[data]") {
+  // 50 / 30 / 7 samples of classes 0 / 1 / 2, interleaved.
+  std::vector<int> labels(87);
+  const auto perm = shuffled_indices(87, 5, 0);
+  for (size_t i = 0; i < labels.size(); ++i)
+    labels[static_cast<size_t>(perm[i])] = i < 50 ? 0 : i < 80 ? 1 : 2;
+  const Split s = stratified_split(labels, 0.2, 0.1, 42);
+  auto count = [&](const std::vector<int64_t>& v, int c) {
+    int n = 0;
+    for (auto k : v) n += labels[static_cast<size_t>(k)] == c;
+    return n;
+  };
+  CHECK(count(s.test, 0) == 5);
+  CHECK(count(s.validation, 0) == 10);
+  CHECK(count(s.train, 0) == 35);
+  CHECK(count(s.test, 1) == 3);
+  CHECK(count(s.validation, 1) == 6);
+  CHECK(count(s.train, 1) == 21);
+  CHECK(count(s.test, 2) == 1);        // round(0.7)
+  CHECK(count(s.validation, 2) == 1);  // round(1.4)
+  CHECK(count(s.train, 2) == 5);
+  std::set<int64_t> all(s.train.begin(), s.train.end());
+  all.insert(s.validation.begin(), s.validation.end());
+  all.insert(s.test.begin(), s.test.end());
+  CHECK(all.size() == labels.size());
+  CHECK(std::is_sorted(s.train.begin(), s.train.end()));
+
+  const Split again = stratified_split(labels, 0.2, 0.1, 42);
+  CHECK(again.train == s.train);
+  CHECK(again.validation == s.validation);
+  CHECK(again.test == s.test);
+  const Split other = stratified_split(labels, 0.2, 0.1, 43);
+  CHECK(other.test != s.test);
+
+  const Split none = stratified_split(labels, 0.0, 0.0, 1);
+  CHECK(none.train.size() == labels.size());
+  CHECK(none.validation.empty());
+  REQUIRE_THROWS_WITH(stratified_split(labels, 0.7, 0.5, 1), Catch::Contains("sum to at most 1"));
+  REQUIRE_THROWS_WITH(stratified_split(labels, -0.1, 0.0, 1), Catch::Contains("fractions"));
+  REQUIRE_THROWS_WITH(stratified_split({0, -1}, 0.1, 0.1, 1), Catch::Contains("negative label"));
+}
+
+TEST_CASE("data: ImageDataset batches, skips bad files, strict mode", "[data]") {
+  TempDir t;
+  const fs::path r = t.path / "ds";
+  fs::create_directories(r / "happy");
+  fs::create_directories(r / "sad");
+  write_png(r / "happy" / "h1.png", 8, 6, 3, uniform(8, 6, {255, 0, 0}));
+  write_png(r / "happy" / "h2.png", 3, 5, 1, uniform(3, 5, {51}));
+  write_bytes(r / "happy" / "h3_empty.jpg", {});
+  write_png(r / "sad" / "s1.png", 4, 4, 4, uniform(4, 4, {0, 102, 0, 7}));
+  write_text(r / "sad" / "s2_text.jpg", "hello, I am not a picture");
+  write_jpg(t.path / "full.jpg", 64, 64, 3, noise(64, 64, 3));
+  auto bytes = read_bytes(t.path / "full.jpg");
+  bytes.resize(bytes.size() / 2);
+  write_bytes(r / "sad" / "s3_trunc.jpg", bytes);
+
+  const ImageFolder f = scan_image_folder(r);
+  REQUIRE(f.size() == 6);
+  std::vector<int64_t> all{0, 1, 2, 3, 4, 5};
+  ImageDataset ds(f, all, 4, 5);  // rgb, 1/255
+  CHECK(ds.size() == 3);
+  CHECK(ds.sample_shape() == Shape{4, 5, 3});
+  CHECK(ds.target_shape() == Shape{1});
+  CHECK(ds.class_names() == std::vector<std::string>{"happy", "sad"});
+  CHECK(ds.labels() == std::vector<int>{0, 0, 1});
+  CHECK(ds.path(0).filename() == "h1.png");
+  CHECK(ds.path(2).filename() == "s1.png");
+  REQUIRE(ds.skipped().size() == 3);
+  CHECK(ds.skipped()[0].path.filename() == "h3_empty.jpg");
+  CHECK_THAT(ds.skipped()[0].reason, Catch::Contains("h3_empty.jpg") && Catch::Contains("0 bytes"));
+  CHECK(ds.skipped()[1].path.filename() == "s2_text.jpg");
+  CHECK(ds.skipped()[2].path.filename() == "s3_trunc.jpg");
+
+  Tensor<Cpu> x, y;
+  const std::vector<int64_t> batch{2, 0, 1};
+  ds.load_batch(batch, 0, x, y);
+  REQUIRE(x.shape() == Shape{3, 4, 5, 3});
+  REQUIRE(y.shape() == Shape{3, 1});
+  const float* xd = x.data();
+  CHECK(xd[0] == 0.0f);
+  CHECK(xd[1] == Approx(102 / 255.0));  // alpha dropped
+  CHECK(xd[60 + 0] == Approx(1.0));     // red
+  CHECK(xd[60 + 59] == 0.0f);
+  CHECK(xd[120 + 30] == Approx(0.2));  // gray 51 replicated
+  CHECK(y.data()[0] == 1.0f);
+  CHECK(y.data()[1] == 0.0f);
+  REQUIRE_THROWS_WITH(ds.load_batch(std::vector<int64_t>{3}, 0, x, y),
+                      Catch::Contains("out of range"));
+
+  // Grayscale, scale 1, reversed indices keep the given order.
+  ImageDataset gs(f, {3, 0}, 2, 2, ColorMode::grayscale, 1.0f);
+  CHECK(gs.sample_shape() == Shape{2, 2, 1});
+  gs.load_batch(std::vector<int64_t>{0, 1}, 0, x, y);
+  CHECK(x.data()[0] == float(detail::luma601(0, 102, 0)));
+  CHECK(x.data()[4] == 76.0f);
+  CHECK(y.data()[0] == 1.0f);
+
+  // Strict: the bad file's name is in the error.
+  REQUIRE_THROWS_WITH(ImageDataset(f, {0, 5}, 4, 5, ColorMode::rgb, 1.0f / 255, true),
+                      Catch::Contains("s3_trunc.jpg"));
+  ImageDatasetOptions o;
+  o.height = o.width = 4;
+  o.strict = true;
+  REQUIRE_THROWS_WITH(ImageDataset(f, {0, 2}, o), Catch::Contains("h3_empty.jpg"));
+  REQUIRE_THROWS_WITH(ImageDataset(f, {2, 4}, 4, 4), Catch::Contains("none of the 2 images"));
+  REQUIRE_THROWS_WITH(ImageDataset(f, {6}, 4, 4), Catch::Contains("out of range"));
+  REQUIRE_THROWS_WITH(ImageDataset(f, {0}, 0, 4), Catch::Contains("positive"));
+  CHECK(ImageDataset(f, {}, 4, 4).size() == 0);
+
+  // More than two classes: one-hot targets.
+  write_png(r / "neutral" / "n.png", 2, 2, 3, uniform(2, 2, {1, 2, 3}));
+  const ImageFolder f3 = scan_image_folder(r);
+  ImageDataset d3(f3, {0, 3, 4}, 2, 2);  // h1, n, s1
+  CHECK(d3.target_shape() == Shape{3});
+  d3.load_batch(std::vector<int64_t>{0, 1, 2}, 0, x, y);
+  CHECK(std::vector<float>(y.data(), y.data() + 9) ==
+        std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1});
+}
+
+TEST_CASE("data: real files from the shared data and the embedded sample", "[data]") {
+  const fs::path shared = MOODNET_SHARED_DATA_DIR;
+  if (!fs::is_directory(shared)) {
+    WARN("shared data directory " << shared.string() << " not found; real-file checks skipped");
+  } else {
+    // Progressive JPEG (612x408 RGB).
+    const fs::path prog = shared / "getty-happy-sad/all/happy/gettyimages-1090837964-612x612.jpg";
+    const Image p = decode_image(prog, ColorMode::rgb);
+    CHECK(p.width == 612);
+    CHECK(p.height == 408);
+    CHECK(p.channels == 3);
+    // Palette PNG (100x100) and RGBA PNG (860x577): 3 channels; grayscale = luma of the RGB.
+    const fs::path pal = shared / "google-happy-sad/all/happy/image32.png";
+    const Image prgb = decode_image(pal, ColorMode::rgb),
+                pg = decode_image(pal, ColorMode::grayscale);
+    REQUIRE((prgb.width == 100 && prgb.height == 100 && prgb.channels == 3 && pg.channels == 1));
+    bool luma_ok = true;
+    for (int64_t i = 0; i < pg.num_pixels(); ++i) {
+      const auto k = static_cast<size_t>(i);
+      luma_ok &= pg.pixels[k] == detail::luma601(prgb.pixels[3 * k], prgb.pixels[3 * k + 1],
+                                                 prgb.pixels[3 * k + 2]);
+    }
+    CHECK(luma_ok);
+    const Image rgba =
+        decode_image(shared /
+                         "google-happy-sad/all/sad/"
+                         "280-2804580_sad-people-png-sad-person-png-transparent-png.png",
+                     ColorMode::rgb);
+    CHECK(rgba.width == 860);
+    CHECK(rgba.height == 577);
+    CHECK(rgba.channels == 3);
+    const Image small = load_image(prog, 48, 64, ColorMode::grayscale);
+    CHECK((small.height == 48 && small.width == 64 && small.channels == 1));
+  }
+
+  // The embedded sample: 149+149 train, 50+50 test, all grayscale (R == G == B).
+  const fs::path sample = fs::path(MOODNET_SOURCE_DIR) / "data" / "sample";
+  const ImageFolder train = scan_image_folder(sample / "train"),
+                    test = scan_image_folder(sample / "test");
+  CHECK(train.class_names == std::vector<std::string>{"happy", "sad"});
+  CHECK(train.class_counts() == std::vector<int64_t>{149, 149});
+  CHECK(test.class_counts() == std::vector<int64_t>{50, 50});
+  std::vector<int64_t> idx(static_cast<size_t>(train.size()));
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>(i);
+  ImageDataset ds(train, idx, 48, 48, ColorMode::rgb, 1.0f, true);
+  CHECK(ds.size() == 298);
+  bool gray = true;
+  for (int64_t i = 0; i < ds.size(); ++i) {
+    const auto px = ds.pixels(i);
+    for (size_t k = 0; k < px.size(); k += 3) gray &= px[k] == px[k + 1] && px[k] == px[k + 2];
+  }
+  CHECK(gray);
+}
