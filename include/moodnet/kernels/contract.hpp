@@ -18,7 +18,7 @@
 //   dense_forward(n, in, out, x, w, b|null, y)    x:(N,in) w:(in,out) y:(N,out)
 //   dense_backward_data(n, in, out, dy, w, dx), dense_backward_params(n, in, out, x, dy, dw, db)
 //   activation_forward(a, rows, cols, z, y), activation_backward(a, rows, cols, y, dy, dz)
-//   batch_norm_train_forward(rows, c, eps, x, gamma, beta, mean, inv_std, xhat, y)
+//   batch_norm_train_forward(rows, c, eps, x, gamma, beta, mean, var, inv_std, xhat, y)
 //   batch_norm_infer_forward(rows, c, eps, x, gamma, beta, moving_mean, moving_var, y)
 //   batch_norm_backward(rows, c, dy, xhat, gamma, inv_std, dx, dgamma, dbeta)
 //   moving_average_update(n, momentum, batch_value, moving)   moving = m*moving + (1-m)*batch

@@ -1,0 +1,769 @@
+// ops<Cpu> (float) against ops<Reference> (double) on many random shapes and on the seed models'
+// exact shapes; canaries around every output; accumulate semantics of *_backward_params; 1 vs 2
+// threads bitwise equal; and the Keras padding arithmetic (window_1d) every kernel relies on.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <moodnet/moodnet.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using moodnet::Activation;
+using moodnet::ConvGeometry;
+using moodnet::Padding;
+using moodnet::PoolGeometry;
+using CpuOps = moodnet::ops<moodnet::Cpu>;
+using RefOps = moodnet::ops<moodnet::Reference>;
+using F = std::vector<float>;
+using Dv = std::vector<double>;
+
+constexpr double kTol = 1e-4;  // float against double
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// A small deterministic generator for test configurations.
+struct Rng {
+  uint64_t seed, i = 0;
+  explicit Rng(uint64_t s) : seed(s) {}
+  uint64_t bits() { return moodnet::random_bits(seed, 0xc0ffee, i++); }
+  int64_t uniform(int64_t lo, int64_t hi) {  // [lo, hi]
+    return lo + static_cast<int64_t>(bits() % static_cast<uint64_t>(hi - lo + 1));
+  }
+  template <class T>
+  T pick(std::initializer_list<T> v) {
+    return *(v.begin() + uniform(0, static_cast<int64_t>(v.size()) - 1));
+  }
+  bool coin() { return bits() & 1; }
+};
+
+F random_floats(int64_t n, uint64_t seed, double lo = -1, double hi = 1) {
+  F v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    v[static_cast<size_t>(i)] = static_cast<float>(
+        lo + (hi - lo) * moodnet::random_uniform(seed, 0xf10a7, static_cast<uint64_t>(i)));
+  return v;
+}
+Dv to_double(const F& v) { return Dv(v.begin(), v.end()); }
+
+// An output buffer with guard elements before and after, all holding a sentinel: a kernel that
+// writes out of bounds changes them.
+class Guarded {
+ public:
+  static constexpr int64_t guard = 16;
+  static constexpr float sentinel = -1.2345e31f;
+  explicit Guarded(int64_t n, float init = kNaN)
+      : buf_(static_cast<size_t>(n + 2 * guard), sentinel), n_(n) {
+    std::fill(data(), data() + n, init);
+  }
+  Guarded(const F& init) : Guarded(static_cast<int64_t>(init.size())) {  // NOLINT
+    std::copy(init.begin(), init.end(), data());
+  }
+  float* data() { return buf_.data() + guard; }
+  const float* data() const { return buf_.data() + guard; }
+  int64_t size() const { return n_; }
+  bool intact() const {
+    for (int64_t i = 0; i < guard; ++i)
+      if (buf_[static_cast<size_t>(i)] != sentinel ||
+          buf_[static_cast<size_t>(n_ + guard + i)] != sentinel)
+        return false;
+    return true;
+  }
+  F values() const { return F(data(), data() + n_); }
+
+ private:
+  F buf_;
+  int64_t n_;
+};
+
+// Element errors |a - b| / (|b| + rms(b)) (NaN counts as infinite): per element relative, with an
+// absolute floor at the magnitude of the whole result, so cancellation does not fail the check.
+struct Diff {
+  double max_err = 0;
+  int64_t worst = -1;
+  double a = 0, b = 0;
+};
+Diff diff(const float* a, const double* b, int64_t n) {
+  double ss = 0;
+  for (int64_t i = 0; i < n; ++i) ss += b[i] * b[i];
+  const double rms = n ? std::sqrt(ss / double(n)) : 0;
+  Diff d;
+  for (int64_t i = 0; i < n; ++i) {
+    double e = std::fabs(double(a[i]) - b[i]) / (std::fabs(b[i]) + rms + 1e-30);
+    if (!(e == e)) e = INFINITY;
+    if (e > d.max_err || d.worst < 0) d = {e, i, double(a[i]), b[i]};
+  }
+  return d;
+}
+
+#define REQUIRE_CLOSE(got, want, count, what)                                            \
+  do {                                                                                   \
+    const Diff d_ = diff((got), (want), (count));                                        \
+    INFO(what << ": max error " << d_.max_err << " at #" << d_.worst << " (cpu " << d_.a \
+              << ", reference " << d_.b << ")");                                         \
+    REQUIRE(d_.max_err <= kTol);                                                         \
+  } while (0)
+
+// The random sweeps run on one thread: their shapes are tiny, and on a loaded machine thousands
+// of tiny parallel regions crawl. Threads cannot change results (checked bitwise below), and the
+// seed-shape cases exercise the parallel paths against the reference.
+class OneThread {
+ public:
+  OneThread() { moodnet::set_num_threads(1); }
+  ~OneThread() { moodnet::set_num_threads(saved_); }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int saved_ = moodnet::num_threads();
+};
+
+std::string describe(const ConvGeometry& g, bool depthwise) {
+  std::ostringstream os;
+  os << (depthwise ? "depthwise " : "conv ") << "x(" << g.n << "," << g.h << "," << g.w << ","
+     << g.c << ") k" << g.kh << "x" << g.kw << " s" << g.sh << "x" << g.sw << " pad " << g.pad_top
+     << "," << g.pad_left << " -> y(" << g.oh << "," << g.ow << "," << g.f << ")";
+  return os.str();
+}
+
+// All three ops of a convolution or depthwise convolution, Cpu against Reference.
+void check_conv(const ConvGeometry& g, bool depthwise, bool bias, bool bias_grad, uint64_t seed) {
+  INFO(describe(g, depthwise) << (bias ? " bias" : "") << (bias_grad ? " db" : ""));
+  const int64_t xs = g.n * g.h * g.w * g.c, ys = g.n * g.oh * g.ow * g.f;
+  const int64_t ws = g.kh * g.kw * (depthwise ? g.f : g.c * g.f);
+  const F x = random_floats(xs, seed), w = random_floats(ws, seed + 1),
+          b = random_floats(g.f, seed + 2);
+  const F dy = random_floats(ys, seed + 3), dw0 = random_floats(ws, seed + 4),
+          db0 = random_floats(g.f, seed + 5);
+  const Dv xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
+
+  // forward
+  Guarded y(ys);
+  Dv yr(static_cast<size_t>(ys));
+  if (depthwise) {
+    CpuOps::depthwise_conv2d_forward(g, x.data(), w.data(), bias ? b.data() : nullptr, y.data());
+    RefOps::depthwise_conv2d_forward(g, xd.data(), wd.data(), bias ? bd.data() : nullptr,
+                                     yr.data());
+  } else {
+    CpuOps::conv2d_forward(g, x.data(), w.data(), bias ? b.data() : nullptr, y.data());
+    RefOps::conv2d_forward(g, xd.data(), wd.data(), bias ? bd.data() : nullptr, yr.data());
+  }
+  REQUIRE(y.intact());
+  REQUIRE_CLOSE(y.data(), yr.data(), ys, "forward");
+
+  // backward_data (dx starts as NaN: it must be overwritten)
+  Guarded dx(xs);
+  Dv dxr(static_cast<size_t>(xs));
+  if (depthwise) {
+    CpuOps::depthwise_conv2d_backward_data(g, dy.data(), w.data(), dx.data());
+    RefOps::depthwise_conv2d_backward_data(g, dyd.data(), wd.data(), dxr.data());
+  } else {
+    CpuOps::conv2d_backward_data(g, dy.data(), w.data(), dx.data());
+    RefOps::conv2d_backward_data(g, dyd.data(), wd.data(), dxr.data());
+  }
+  REQUIRE(dx.intact());
+  REQUIRE_CLOSE(dx.data(), dxr.data(), xs, "backward_data");
+
+  // backward_params accumulates onto non-zero gradients
+  Guarded dw(dw0), db(db0);
+  Dv dwr = to_double(dw0), dbr = to_double(db0);
+  if (depthwise) {
+    CpuOps::depthwise_conv2d_backward_params(g, x.data(), dy.data(), dw.data(),
+                                             bias_grad ? db.data() : nullptr);
+    RefOps::depthwise_conv2d_backward_params(g, xd.data(), dyd.data(), dwr.data(),
+                                             bias_grad ? dbr.data() : nullptr);
+  } else {
+    CpuOps::conv2d_backward_params(g, x.data(), dy.data(), dw.data(),
+                                   bias_grad ? db.data() : nullptr);
+    RefOps::conv2d_backward_params(g, xd.data(), dyd.data(), dwr.data(),
+                                   bias_grad ? dbr.data() : nullptr);
+  }
+  REQUIRE(dw.intact());
+  REQUIRE(db.intact());
+  REQUIRE_CLOSE(dw.data(), dwr.data(), ws, "backward_params dw");
+  REQUIRE_CLOSE(db.data(), dbr.data(), g.f, "backward_params db");
+  if (!bias_grad) REQUIRE(db.values() == db0);
+  // ...and really accumulates: the same call on zeros gives the difference.
+  Guarded dwz(ws, 0.0f);
+  if (depthwise)
+    CpuOps::depthwise_conv2d_backward_params(g, x.data(), dy.data(), dwz.data(), nullptr);
+  else
+    CpuOps::conv2d_backward_params(g, x.data(), dy.data(), dwz.data(), nullptr);
+  Dv expect(static_cast<size_t>(ws));
+  for (int64_t i = 0; i < ws; ++i)
+    expect[static_cast<size_t>(i)] = double(dw.data()[i]) - double(dw0[static_cast<size_t>(i)]);
+  REQUIRE_CLOSE(dwz.data(), expect.data(), ws, "backward_params accumulates");
+}
+
+// A random convolution geometry with small spatial sizes (the double reference is naive).
+ConvGeometry random_conv(Rng& r, bool depthwise, int variant) {
+  const int64_t n = r.pick<int64_t>({1, 1, 2, 3});
+  const int64_t h = r.pick<int64_t>({1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13});
+  const int64_t w = r.pick<int64_t>({1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13});
+  const int64_t c = r.pick<int64_t>({1, 2, 3, 4, 5, 7, 8, 11, 16});
+  int64_t kh = r.pick<int64_t>({1, 2, 3, 3, 5}), kw = r.coin() ? kh : r.pick<int64_t>({1, 2, 3, 5});
+  int64_t sh = r.pick<int64_t>({1, 1, 2, 3}), sw = r.coin() ? sh : r.pick<int64_t>({1, 2});
+  Padding pad = r.coin() ? Padding::same : Padding::valid;
+  if (variant == 0) {  // the pointwise (plain GEMM) path
+    kh = kw = 1;
+    sh = sw = 1;
+  } else if (variant == 1) {  // 1x1 with stride (the residual shortcut of seed003)
+    kh = kw = 1;
+    sh = sw = 2;
+    pad = Padding::same;
+  }
+  if (pad == Padding::valid && (kh > h || kw > w)) pad = Padding::same;
+  const int64_t f = depthwise ? c * r.pick<int64_t>({1, 1, 2, 3})
+                              : r.pick<int64_t>({1, 2, 3, 5, 7, 8, 13, 16, 17});
+  return ConvGeometry::make(n, h, w, c, kh, kw, sh, sw, f, pad);
+}
+
+}  // namespace
+
+TEST_CASE("kernels: window_1d follows Keras/TensorFlow padding") {
+  using moodnet::window_1d;
+  struct Case {
+    int64_t in, k, s;
+    Padding p;
+    int64_t out, before, after;
+  };
+  const std::vector<Case> cases = {
+      {150, 2, 2, Padding::same, 75, 0, 0},   {37, 2, 2, Padding::same, 19, 0, 1},
+      {56, 3, 2, Padding::same, 28, 0, 1},    {28, 3, 2, Padding::same, 14, 0, 1},
+      {7, 3, 2, Padding::same, 4, 1, 1},      {4, 3, 2, Padding::same, 2, 0, 1},
+      {2, 3, 2, Padding::same, 1, 0, 1},      {150, 3, 1, Padding::same, 150, 1, 1},
+      {6, 4, 1, Padding::same, 6, 1, 2},      {1, 3, 1, Padding::same, 1, 1, 1},
+      {2, 5, 3, Padding::same, 1, 1, 2},      {5, 1, 2, Padding::same, 3, 0, 0},
+      {74, 2, 2, Padding::same, 37, 0, 0},    {19, 2, 2, Padding::same, 10, 0, 1},
+      {150, 3, 1, Padding::valid, 148, 0, 0}, {148, 2, 2, Padding::valid, 74, 0, 0},
+      {17, 2, 2, Padding::valid, 8, 0, 0},    {7, 3, 2, Padding::valid, 3, 0, 0},
+      {8, 3, 2, Padding::valid, 3, 0, 0},     {3, 3, 1, Padding::valid, 1, 0, 0},
+  };
+  for (const Case& c : cases) {
+    INFO("in " << c.in << " k " << c.k << " s " << c.s << " " << moodnet::to_string(c.p));
+    const moodnet::Window1D w = window_1d(c.in, c.k, c.s, c.p);
+    CHECK(w.out == c.out);
+    CHECK(w.pad_before == c.before);
+    CHECK(w.pad_after == c.after);
+  }
+  // Against TensorFlow's documented formulas (written differently on purpose):
+  // same: out = ceil(in / s), pad = max(k - (in % s == 0 ? s : in % s), 0), before = pad / 2;
+  // valid: out = ceil((in - k + 1) / s).
+  for (int64_t in = 1; in <= 40; ++in)
+    for (int64_t k = 1; k <= 7; ++k)
+      for (int64_t s = 1; s <= 4; ++s) {
+        const moodnet::Window1D w = window_1d(in, k, s, Padding::same);
+        const int64_t pad = std::max<int64_t>(k - (in % s == 0 ? s : in % s), 0);
+        REQUIRE(w.out == (in + s - 1) / s);
+        REQUIRE(w.pad_before == pad / 2);
+        REQUIRE(w.pad_after == pad - pad / 2);
+        if (in >= k) {
+          const moodnet::Window1D v = window_1d(in, k, s, Padding::valid);
+          REQUIRE(v.out == (in - k + 1 + s - 1) / s);
+          REQUIRE(v.pad_before + v.pad_after == 0);
+        }
+      }
+  CHECK_THROWS_AS(window_1d(2, 3, 1, Padding::valid), moodnet::Error);
+  CHECK_THROWS_AS(window_1d(5, 0, 1, Padding::same), moodnet::Error);
+  CHECK_THROWS_AS(window_1d(5, 3, 0, Padding::valid), moodnet::Error);
+  CHECK_THROWS_AS(window_1d(0, 1, 1, Padding::same), moodnet::Error);
+}
+
+TEST_CASE("kernels: window_1d chains give the seed models' Flatten sizes") {
+  using moodnet::window_1d;
+  auto conv_v = [](int64_t s) { return window_1d(s, 3, 1, Padding::valid).out; };
+  auto conv_s = [](int64_t s) { return window_1d(s, 3, 1, Padding::same).out; };
+  auto mp = [](int64_t s) { return window_1d(s, 2, 2, Padding::valid).out; };
+  auto mps = [](int64_t s) { return window_1d(s, 2, 2, Padding::same).out; };
+  // seed000: 4 x (C valid, MP) from 150 -> 7x7x128 = 6272
+  int64_t s = 150;
+  for (int i = 0; i < 4; ++i) s = mp(conv_v(s));
+  CHECK(s * s * 128 == 6272);
+  // seed001: C same, MP, C valid, MP, C valid, MP from 256 -> 30x30x16 = 14400
+  s = mp(conv_v(mp(conv_v(mp(conv_s(256))))));
+  CHECK(s * s * 16 == 14400);
+  // seed002: 4 x (C valid, MP) from 256 -> 14x14x32 = 6272
+  s = 256;
+  for (int i = 0; i < 4; ++i) s = mp(conv_v(s));
+  CHECK(s * s * 32 == 6272);
+  // seed004-initial: C valid, MPs, 2 x (C same, MPs) from 150 -> 19x19x16 = 5776
+  s = mps(conv_s(mps(conv_s(mps(conv_v(150))))));
+  CHECK(s * s * 16 == 5776);
+  // seed004-attempt3: one more (C same, MPs) -> 10x10x32 = 3200
+  CHECK(mps(conv_s(s)) * mps(conv_s(s)) * 32 == 3200);
+  // seed004-attempt5: C valid, MPs, C same, MPs -> 37x37x48 = 65712
+  s = mps(conv_s(mps(conv_v(150))));
+  CHECK(s * s * 48 == 65712);
+  // seed003: 56 -> conv 3x3 stride 2 same -> 28, then four MaxPool 3x3 stride 2 same and four
+  // 1x1 stride 2 same shortcuts that must agree: 14, 7, 4, 2.
+  s = window_1d(56, 3, 2, Padding::same).out;
+  CHECK(s == 28);
+  for (int64_t expect : {14, 7, 4, 2}) {
+    const int64_t pooled = window_1d(s, 3, 2, Padding::same).out;
+    CHECK(pooled == expect);
+    CHECK(window_1d(s, 1, 2, Padding::same).out == pooled);
+    s = pooled;
+  }
+}
+
+TEST_CASE(
+    "kernels: gemm matches the reference for every transpose, alpha/beta, odd sizes, padded ld") {
+  const OneThread one_thread;
+  Rng r(1);
+  int count = 0;
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (int rep = 0; rep < 30; ++rep) {
+        const int64_t M = r.pick<int64_t>({1, 2, 3, 5, 7, 13, 16, 31, 37, 64, 67, 97});
+        const int64_t N = r.pick<int64_t>({1, 2, 5, 8, 16, 17, 23, 33, 61, 97, 128});
+        const int64_t K = r.pick<int64_t>({1, 2, 3, 11, 29, 64, 101, 130, 257});
+        const float alpha = r.pick<float>({1.0f, -0.5f, 2.5f});
+        const float beta = r.pick<float>({0.0f, 1.0f, 0.75f, -1.0f});
+        const int64_t arows = ta ? K : M, acols = ta ? M : K, brows = tb ? N : K,
+                      bcols = tb ? K : N;
+        const int64_t lda = acols + r.pick<int64_t>({0, 0, 1, 3, 8}),
+                      ldb = bcols + r.pick<int64_t>({0, 0, 2, 5});
+        const int64_t ldc = N + r.pick<int64_t>({0, 0, 1, 4});
+        INFO("ta " << ta << " tb " << tb << " M " << M << " N " << N << " K " << K << " alpha "
+                   << alpha << " beta " << beta << " lda " << lda << " ldb " << ldb << " ldc "
+                   << ldc);
+        const uint64_t seed = 1000 + static_cast<uint64_t>(count++) * 7;
+        const F A = random_floats(arows * lda, seed), B = random_floats(brows * ldb, seed + 1);
+        F c0 = random_floats(M * ldc, seed + 2);
+        if (beta == 0.0f)  // beta == 0 ignores C: NaN must not leak through
+          for (int64_t i = 0; i < M; ++i)
+            std::fill(c0.begin() + i * ldc, c0.begin() + i * ldc + N, kNaN);
+        Guarded C(c0);
+        Dv Cr = to_double(c0);
+        CpuOps::gemm(ta, tb, M, N, K, alpha, A.data(), lda, B.data(), ldb, beta, C.data(), ldc);
+        const Dv Ad = to_double(A), Bd = to_double(B);
+        RefOps::gemm(ta, tb, M, N, K, alpha, Ad.data(), lda, Bd.data(), ldb, beta, Cr.data(), ldc);
+        REQUIRE(C.intact());
+        Dv want;
+        F got;
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < ldc; ++j) {
+            const float v = C.data()[i * ldc + j];
+            if (j < N) {
+              got.push_back(v);
+              want.push_back(Cr[static_cast<size_t>(i * ldc + j)]);
+            } else {
+              REQUIRE(std::memcmp(&v, &c0[static_cast<size_t>(i * ldc + j)], sizeof v) ==
+                      0);  // padding untouched
+            }
+          }
+        REQUIRE_CLOSE(got.data(), want.data(), M * N, "C");
+      }
+}
+
+TEST_CASE("kernels: conv2d and depthwise, >= 200 random configurations against the reference") {
+  const OneThread one_thread;
+  Rng r(2);
+  int pointwise = 0;
+  for (int i = 0; i < 160; ++i) {
+    const ConvGeometry g = random_conv(r, false, i % 8);
+    if (moodnet::cpu::is_pointwise(g)) ++pointwise;
+    check_conv(g, false, i % 3 != 0, i % 4 != 1, 5000 + uint64_t(i) * 11);
+  }
+  CHECK(pointwise >= 20);
+  for (int i = 0; i < 80; ++i)
+    check_conv(random_conv(r, true, i % 8), true, i % 3 != 0, i % 4 != 1, 9000 + uint64_t(i) * 11);
+}
+
+TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes (batch 1 or 2)") {
+  const Padding v = Padding::valid, s = Padding::same;
+  struct Case {
+    int64_t n, h, w, c, k, stride, f;
+    Padding p;
+    bool depthwise;
+  };
+  const std::vector<Case> cases = {
+      {1, 150, 150, 3, 3, 1, 32, v, false},   // seed000 conv 1
+      {1, 74, 74, 32, 3, 1, 64, v, false},    // seed000 conv 2
+      {1, 36, 36, 64, 3, 1, 128, v, false},   // seed000 conv 3
+      {2, 17, 17, 128, 3, 1, 128, v, false},  // seed000 conv 4
+      {1, 256, 256, 3, 3, 1, 16, s, false},   // seed001 conv 1
+      {1, 128, 128, 16, 3, 1, 32, v, false},  // seed001 conv 2
+      {1, 63, 63, 32, 3, 1, 16, v, false},    // seed001 conv 3
+      {1, 74, 74, 16, 3, 1, 64, s, false},    // seed004 attempt 2/3 conv 2
+      {2, 37, 37, 64, 3, 1, 64, s, false},    // seed004 attempt 2/3 conv 3
+      {2, 19, 19, 64, 3, 1, 32, s, false},    // seed004 attempt 3 conv 4
+      {1, 150, 150, 3, 3, 1, 64, v, false},   // seed004 attempt 5 conv 1
+      {1, 74, 74, 64, 3, 1, 48, s, false},    // seed004 attempt 5 conv 2
+      {2, 56, 56, 3, 3, 2, 32, s, false},     // seed003 entry conv, stride 2 same
+      {2, 28, 28, 32, 3, 1, 64, s, false},    // seed003 conv 2
+      {2, 28, 28, 64, 3, 1, 64, s, true},     // seed003 separable 128: depthwise
+      {2, 28, 28, 64, 1, 1, 128, s, false},   //   pointwise
+      {2, 28, 28, 128, 3, 1, 128, s, true},   // separable 128 (2nd): depthwise
+      {2, 28, 28, 128, 1, 1, 128, s, false},  //   pointwise
+      {2, 28, 28, 64, 1, 2, 128, s, false},   // residual 1x1 stride 2 same
+      {2, 14, 14, 128, 1, 1, 256, s, false},  // separable 256 pointwise
+      {2, 14, 14, 128, 1, 2, 256, s, false},  // residual 256
+      {2, 7, 7, 256, 3, 1, 256, s, true},     // separable 512 depthwise
+      {2, 7, 7, 256, 1, 1, 512, s, false},    //   pointwise
+      {2, 4, 4, 512, 1, 1, 728, s, false},    // separable 728 pointwise
+      {2, 4, 4, 512, 1, 2, 728, s, false},    // residual 728
+      {2, 2, 2, 728, 3, 1, 728, s, true},     // separable 1024 depthwise
+      {2, 2, 2, 728, 1, 1, 1024, s, false},   //   pointwise
+  };
+  uint64_t seed = 20000;
+  for (const Case& c : cases) {
+    const ConvGeometry g = ConvGeometry::make(c.n, c.h, c.w, c.c, c.k, c.k, c.stride, c.stride,
+                                              c.depthwise ? c.c : c.f, c.p);
+    check_conv(g, c.depthwise, true, true, seed += 10);
+  }
+}
+
+TEST_CASE("kernels: max and average pooling against the reference") {
+  const OneThread one_thread;
+  Rng r(3);
+  auto run = [](const PoolGeometry& p, uint64_t seed) {
+    INFO("pool x(" << p.n << "," << p.h << "," << p.w << "," << p.c << ") window " << p.ph << "x"
+                   << p.pw << " stride " << p.sh << "x" << p.sw << " pad " << p.pad_top << ","
+                   << p.pad_left);
+    const int64_t xs = p.n * p.h * p.w * p.c, ys = p.n * p.oh * p.ow * p.c;
+    const F x = random_floats(xs, seed), dy = random_floats(ys, seed + 1);
+    const Dv xd = to_double(x), dyd = to_double(dy);
+    Guarded y(ys), dx(xs);
+    Dv yr(static_cast<size_t>(ys)), dxr(static_cast<size_t>(xs));
+    CpuOps::max_pool2d_forward(p, x.data(), y.data());
+    RefOps::max_pool2d_forward(p, xd.data(), yr.data());
+    REQUIRE(y.intact());
+    REQUIRE_CLOSE(y.data(), yr.data(), ys, "max forward");
+    CpuOps::max_pool2d_backward(p, x.data(), y.data(), dy.data(), dx.data());
+    RefOps::max_pool2d_backward(p, xd.data(), yr.data(), dyd.data(), dxr.data());
+    REQUIRE(dx.intact());
+    REQUIRE_CLOSE(dx.data(), dxr.data(), xs, "max backward");
+    Guarded ya(ys), dxa(xs);
+    CpuOps::avg_pool2d_forward(p, x.data(), ya.data());
+    RefOps::avg_pool2d_forward(p, xd.data(), yr.data());
+    REQUIRE(ya.intact());
+    REQUIRE_CLOSE(ya.data(), yr.data(), ys, "avg forward");
+    CpuOps::avg_pool2d_backward(p, dy.data(), dxa.data());
+    RefOps::avg_pool2d_backward(p, dyd.data(), dxr.data());
+    REQUIRE(dxa.intact());
+    REQUIRE_CLOSE(dxa.data(), dxr.data(), xs, "avg backward");
+  };
+  for (int i = 0; i < 60; ++i) {
+    const int64_t ph = r.pick<int64_t>({1, 2, 2, 3}), pw = r.coin() ? ph : r.pick<int64_t>({2, 3});
+    const int64_t h = r.uniform(std::max<int64_t>(ph, 1), 13),
+                  w = r.uniform(std::max<int64_t>(pw, 1), 13);
+    const int64_t sh = r.pick<int64_t>({1, 2, 2, 3}), sw = r.coin() ? sh : r.pick<int64_t>({1, 2});
+    const PoolGeometry p =
+        PoolGeometry::make(r.pick<int64_t>({1, 2, 3}), h, w, r.pick<int64_t>({1, 2, 3, 5, 8}), ph,
+                           pw, sh, sw, r.coin() ? Padding::same : Padding::valid);
+    run(p, 30000 + uint64_t(i) * 3);
+  }
+  // Seed shapes: 2x2 valid after seed000's first conv, 2x2 same in seed004, 3x3 stride 2 same in
+  // seed003.
+  run(PoolGeometry::make(1, 148, 148, 32, 2, 2, 2, 2, Padding::valid), 1);
+  run(PoolGeometry::make(2, 37, 37, 16, 2, 2, 2, 2, Padding::same), 2);
+  run(PoolGeometry::make(2, 28, 28, 128, 3, 3, 2, 2, Padding::same), 3);
+  run(PoolGeometry::make(2, 4, 4, 728, 3, 3, 2, 2, Padding::same), 4);
+}
+
+TEST_CASE("kernels: global average pooling against the reference") {
+  for (auto [n, hw, c] :
+       {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {2, 49, 3}, {3, 4, 1024}, {2, 13, 17}}) {
+    INFO("n " << n << " hw " << hw << " c " << c);
+    const F x = random_floats(n * hw * c, 5), dy = random_floats(n * c, 6);
+    const Dv xd = to_double(x), dyd = to_double(dy);
+    Guarded y(n * c), dx(n * hw * c);
+    Dv yr(static_cast<size_t>(n * c)), dxr(static_cast<size_t>(n * hw * c));
+    CpuOps::global_avg_pool_forward(n, hw, c, x.data(), y.data());
+    RefOps::global_avg_pool_forward(n, hw, c, xd.data(), yr.data());
+    REQUIRE(y.intact());
+    REQUIRE_CLOSE(y.data(), yr.data(), n * c, "forward");
+    CpuOps::global_avg_pool_backward(n, hw, c, dy.data(), dx.data());
+    RefOps::global_avg_pool_backward(n, hw, c, dyd.data(), dxr.data());
+    REQUIRE(dx.intact());
+    REQUIRE_CLOSE(dx.data(), dxr.data(), n * hw * c, "backward");
+  }
+}
+
+TEST_CASE("kernels: dense forward and backward against the reference") {
+  const OneThread one_thread;
+  Rng r(4);
+  auto run = [](int64_t n, int64_t in, int64_t out, bool bias, uint64_t seed) {
+    INFO("dense n " << n << " in " << in << " out " << out << (bias ? " bias" : ""));
+    const F x = random_floats(n * in, seed), w = random_floats(in * out, seed + 1),
+            b = random_floats(out, seed + 2);
+    const F dy = random_floats(n * out, seed + 3), dw0 = random_floats(in * out, seed + 4);
+    const F db0 = random_floats(out, seed + 5);
+    const Dv xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
+    Guarded y(n * out), dx(n * in), dw(dw0), db(db0);
+    Dv yr(static_cast<size_t>(n * out)), dxr(static_cast<size_t>(n * in)), dwr = to_double(dw0),
+                                                                           dbr = to_double(db0);
+    CpuOps::dense_forward(n, in, out, x.data(), w.data(), bias ? b.data() : nullptr, y.data());
+    RefOps::dense_forward(n, in, out, xd.data(), wd.data(), bias ? bd.data() : nullptr, yr.data());
+    REQUIRE(y.intact());
+    REQUIRE_CLOSE(y.data(), yr.data(), n * out, "forward");
+    CpuOps::dense_backward_data(n, in, out, dy.data(), w.data(), dx.data());
+    RefOps::dense_backward_data(n, in, out, dyd.data(), wd.data(), dxr.data());
+    REQUIRE(dx.intact());
+    REQUIRE_CLOSE(dx.data(), dxr.data(), n * in, "backward_data");
+    CpuOps::dense_backward_params(n, in, out, x.data(), dy.data(), dw.data(),
+                                  bias ? db.data() : nullptr);
+    RefOps::dense_backward_params(n, in, out, xd.data(), dyd.data(), dwr.data(),
+                                  bias ? dbr.data() : nullptr);
+    REQUIRE(dw.intact());
+    REQUIRE(db.intact());
+    REQUIRE_CLOSE(dw.data(), dwr.data(), in * out, "backward_params dw (accumulated)");
+    REQUIRE_CLOSE(db.data(), dbr.data(), out, "backward_params db (accumulated)");
+  };
+  for (int i = 0; i < 40; ++i)
+    run(r.pick<int64_t>({1, 2, 3, 16, 17, 32}), r.pick<int64_t>({1, 2, 7, 13, 64, 97, 300}),
+        r.pick<int64_t>({1, 2, 5, 16, 31, 128}), r.coin(), 40000 + uint64_t(i) * 7);
+  // Seed heads: Flatten 6272 -> 512 -> 1 (seed000), 14400 -> 256 (seed001), 3200 -> 256 (seed004).
+  run(2, 6272, 512, true, 1);
+  run(2, 512, 1, true, 2);
+  run(1, 14400, 256, true, 3);
+  run(2, 3200, 256, true, 4);
+}
+
+TEST_CASE("kernels: batch norm train, infer and backward against the reference") {
+  for (auto [rows, c] : {std::pair<int64_t, int64_t>{1, 3},
+                         {7, 1},
+                         {50, 16},
+                         {2 * 17 * 17, 33},
+                         {2 * 28 * 28, 64}}) {
+    INFO("rows " << rows << " c " << c);
+    const float eps = 1e-3f;
+    const F x = random_floats(rows * c, 7, -2, 3), gamma = random_floats(c, 8, 0.5, 1.5),
+            beta = random_floats(c, 9);
+    const F dy = random_floats(rows * c, 10), mm = random_floats(c, 11),
+            mv = random_floats(c, 12, 0.1, 2);
+    const F dg0 = random_floats(c, 13), db0 = random_floats(c, 14);
+    const Dv xd = to_double(x), gd = to_double(gamma), bd = to_double(beta), dyd = to_double(dy);
+    const Dv mmd = to_double(mm), mvd = to_double(mv);
+    Guarded mean(c), var(c), inv_std(c), xhat(rows * c), y(rows * c);
+    Dv mr(static_cast<size_t>(c)), vr(static_cast<size_t>(c)), ir(static_cast<size_t>(c)),
+        hr(static_cast<size_t>(rows * c)), yr(static_cast<size_t>(rows * c));
+    CpuOps::batch_norm_train_forward(rows, c, eps, x.data(), gamma.data(), beta.data(), mean.data(),
+                                     var.data(), inv_std.data(), xhat.data(), y.data());
+    RefOps::batch_norm_train_forward(rows, c, double(eps), xd.data(), gd.data(), bd.data(),
+                                     mr.data(), vr.data(), ir.data(), hr.data(), yr.data());
+    for (const Guarded* g : {&mean, &var, &inv_std, &xhat, &y}) REQUIRE(g->intact());
+    REQUIRE_CLOSE(mean.data(), mr.data(), c, "mean");
+    REQUIRE_CLOSE(var.data(), vr.data(), c, "var");
+    REQUIRE_CLOSE(inv_std.data(), ir.data(), c, "inv_std");
+    REQUIRE_CLOSE(xhat.data(), hr.data(), rows * c, "xhat");
+    REQUIRE_CLOSE(y.data(), yr.data(), rows * c, "y");
+
+    Guarded dx(rows * c), dg(dg0), db(db0), scratch(2 * c);
+    Dv dxr(static_cast<size_t>(rows * c)), dgr = to_double(dg0), dbr = to_double(db0),
+                                           sr(static_cast<size_t>(2 * c));
+    CpuOps::batch_norm_backward(rows, c, dy.data(), xhat.data(), gamma.data(), inv_std.data(),
+                                dx.data(), dg.data(), db.data(), scratch.data());
+    RefOps::batch_norm_backward(rows, c, dyd.data(), hr.data(), gd.data(), ir.data(), dxr.data(),
+                                dgr.data(), dbr.data(), sr.data());
+    for (const Guarded* g : {&dx, &dg, &db, &scratch}) REQUIRE(g->intact());
+    REQUIRE_CLOSE(dx.data(), dxr.data(), rows * c, "dx");
+    REQUIRE_CLOSE(dg.data(), dgr.data(), c, "dgamma (accumulated)");
+    REQUIRE_CLOSE(db.data(), dbr.data(), c, "dbeta (accumulated)");
+
+    Guarded yi(rows * c);
+    CpuOps::batch_norm_infer_forward(rows, c, eps, x.data(), gamma.data(), beta.data(), mm.data(),
+                                     mv.data(), yi.data());
+    RefOps::batch_norm_infer_forward(rows, c, double(eps), xd.data(), gd.data(), bd.data(),
+                                     mmd.data(), mvd.data(), yr.data());
+    REQUIRE(yi.intact());
+    REQUIRE_CLOSE(yi.data(), yr.data(), rows * c, "infer");
+
+    F moving = mm;
+    Dv moving_r = mmd;
+    CpuOps::moving_average_update(c, 0.99f, mean.data(), moving.data());
+    RefOps::moving_average_update(c, 0.99, mr.data(), moving_r.data());
+    REQUIRE_CLOSE(moving.data(), moving_r.data(), c, "moving average");
+  }
+}
+
+TEST_CASE("kernels: activations forward and backward against the reference") {
+  for (Activation a : {Activation::linear, Activation::relu, Activation::relu6, Activation::sigmoid,
+                       Activation::softmax, Activation::tanh})
+    for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {3, 7}, {17, 2}, {300, 300}}) {
+      INFO(moodnet::to_string(a) << " rows " << rows << " cols " << cols);
+      const int64_t n = rows * cols;
+      const F z = random_floats(n, 15, -8, 9), dy = random_floats(n, 16);
+      const Dv zd = to_double(z), dyd = to_double(dy);
+      Guarded y(n), dz(n);
+      Dv yr(static_cast<size_t>(n)), dzr(static_cast<size_t>(n));
+      CpuOps::activation_forward(a, rows, cols, z.data(), y.data());
+      RefOps::activation_forward(a, rows, cols, zd.data(), yr.data());
+      REQUIRE(y.intact());
+      REQUIRE_CLOSE(y.data(), yr.data(), n, "forward");
+      Guarded inplace(z);  // z == y is allowed
+      CpuOps::activation_forward(a, rows, cols, inplace.data(), inplace.data());
+      REQUIRE(inplace.intact());
+      REQUIRE(std::memcmp(inplace.data(), y.data(), static_cast<size_t>(n) * sizeof(float)) == 0);
+      CpuOps::activation_backward(a, rows, cols, y.data(), dy.data(), dz.data());
+      RefOps::activation_backward(a, rows, cols, yr.data(), dyd.data(), dzr.data());
+      REQUIRE(dz.intact());
+      REQUIRE_CLOSE(dz.data(), dzr.data(), n, "backward");
+    }
+}
+
+TEST_CASE("kernels: element-wise ops, losses and optimizer updates against the reference") {
+  const int64_t n = 1000;
+  const F a = random_floats(n, 17), b = random_floats(n, 18, 0.05, 1),
+          t = random_floats(n, 19, 0, 1);
+  const Dv ad = to_double(a), bd = to_double(b), td = to_double(t);
+  Dv r(static_cast<size_t>(n));
+  {
+    Guarded y(n), mask(n);
+    Dv mr(static_cast<size_t>(n));
+    CpuOps::dropout_forward(n, 0.3f, 7, 9, a.data(), mask.data(), y.data());
+    RefOps::dropout_forward(n, 0.3, 7, 9, ad.data(), mr.data(), r.data());
+    REQUIRE(y.intact());
+    REQUIRE(mask.intact());
+    REQUIRE_CLOSE(mask.data(), mr.data(), n, "dropout mask");
+    REQUIRE_CLOSE(y.data(), r.data(), n, "dropout");
+  }
+  {
+    Guarded y(n);
+    CpuOps::multiply(n, a.data(), b.data(), y.data());
+    RefOps::multiply(n, ad.data(), bd.data(), r.data());
+    REQUIRE(y.intact());
+    REQUIRE_CLOSE(y.data(), r.data(), n, "multiply");
+    CpuOps::scale_shift(n, 1.0f / 255, -0.5f, a.data(), y.data());
+    RefOps::scale_shift(n, double(1.0f / 255), -0.5, ad.data(), r.data());
+    REQUIRE_CLOSE(y.data(), r.data(), n, "scale_shift");
+    CpuOps::add(n, a.data(), b.data(), y.data());
+    RefOps::add(n, ad.data(), bd.data(), r.data());
+    REQUIRE_CLOSE(y.data(), r.data(), n, "add");
+    CpuOps::add_inplace(n, a.data(), y.data());
+    RefOps::add_inplace(n, ad.data(), r.data());
+    REQUIRE_CLOSE(y.data(), r.data(), n, "add_inplace");
+    CpuOps::axpy(n, -0.3f, b.data(), y.data());
+    RefOps::axpy(n, double(-0.3f), bd.data(), r.data());
+    REQUIRE_CLOSE(y.data(), r.data(), n, "axpy");
+    REQUIRE(y.intact());
+    REQUIRE(CpuOps::sum_squares(n, a.data()) ==
+            Approx(RefOps::sum_squares(n, ad.data())).epsilon(1e-6));
+  }
+  {
+    Guarded g(n);
+    const double lf = CpuOps::bce_from_logits(n, a.data(), t.data(), g.data(), 0.5f);
+    const double ld = RefOps::bce_from_logits(n, ad.data(), td.data(), r.data(), 0.5);
+    REQUIRE(lf == Approx(ld).epsilon(kTol));
+    REQUIRE_CLOSE(g.data(), r.data(), n, "bce_from_logits");
+    const double pf = CpuOps::bce_from_probabilities(n, b.data(), t.data(), g.data(), 0.5f);
+    const double pd = RefOps::bce_from_probabilities(n, bd.data(), td.data(), r.data(), 0.5);
+    REQUIRE(pf == Approx(pd).epsilon(kTol));
+    REQUIRE_CLOSE(g.data(), r.data(), n, "bce_from_probabilities");
+    const double cf = CpuOps::softmax_cce(100, 10, a.data(), t.data(), g.data(), 0.5f);
+    const double cd = RefOps::softmax_cce(100, 10, ad.data(), td.data(), r.data(), 0.5);
+    REQUIRE(cf == Approx(cd).epsilon(kTol));
+    REQUIRE_CLOSE(g.data(), r.data(), n, "softmax_cce");
+    REQUIRE(g.intact());
+  }
+  {
+    F w = a, v(static_cast<size_t>(n), 0.1f), m(static_cast<size_t>(n), 0.01f),
+      s(static_cast<size_t>(n), 0.02f);
+    Dv wd = ad, vd(static_cast<size_t>(n), double(0.1f)), md(static_cast<size_t>(n), double(0.01f)),
+       sd(static_cast<size_t>(n), double(0.02f));
+    CpuOps::sgd_update(n, 0.01f, 0.9f, true, w.data(), b.data(), v.data());
+    RefOps::sgd_update(n, double(0.01f), double(0.9f), true, wd.data(), bd.data(), vd.data());
+    REQUIRE_CLOSE(w.data(), wd.data(), n, "sgd");
+    CpuOps::rmsprop_update(n, 0.001f, 0.9f, 1e-7f, w.data(), b.data(), s.data());
+    RefOps::rmsprop_update(n, double(0.001f), double(0.9f), double(1e-7f), wd.data(), bd.data(),
+                           sd.data());
+    REQUIRE_CLOSE(w.data(), wd.data(), n, "rmsprop");
+    CpuOps::adam_update(n, 0.001f, 0.9f, 0.999f, 1e-7f, w.data(), b.data(), m.data(), v.data());
+    RefOps::adam_update(n, double(0.001f), double(0.9f), double(0.999f), double(1e-7f), wd.data(),
+                        bd.data(), md.data(), vd.data());
+    REQUIRE_CLOSE(w.data(), wd.data(), n, "adam");
+  }
+}
+
+#ifdef _OPENMP
+TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
+  const int saved = omp_get_max_threads();
+  struct Outputs {
+    std::vector<F> v;
+  };
+  // Runs every parallel Cpu kernel once and returns all outputs.
+  auto run_all = []() {
+    Outputs o;
+    for (const ConvGeometry& g :
+         {ConvGeometry::make(5, 20, 18, 8, 3, 3, 1, 1, 16, Padding::same),
+          ConvGeometry::make(3, 21, 17, 6, 3, 2, 2, 2, 10, Padding::valid),
+          ConvGeometry::make(4, 16, 16, 32, 1, 1, 1, 1, 24, Padding::same),
+          ConvGeometry::make(9, 14, 14, 16, 1, 1, 2, 2, 8, Padding::same)}) {
+      const int64_t xs = g.n * g.h * g.w * g.c, ys = g.n * g.oh * g.ow * g.f,
+                    ws = g.kh * g.kw * g.c * g.f;
+      const F x = random_floats(xs, 1), w = random_floats(ws, 2), b = random_floats(g.f, 3),
+              dy = random_floats(ys, 4);
+      F y(static_cast<size_t>(ys)), dx(static_cast<size_t>(xs)), dw = random_floats(ws, 5),
+                                                                 db = random_floats(g.f, 6);
+      CpuOps::conv2d_forward(g, x.data(), w.data(), b.data(), y.data());
+      CpuOps::conv2d_backward_data(g, dy.data(), w.data(), dx.data());
+      CpuOps::conv2d_backward_params(g, x.data(), dy.data(), dw.data(), db.data());
+      o.v.insert(o.v.end(), {y, dx, dw, db});
+      // depthwise with multiplier 2 on the same input
+      const ConvGeometry d =
+          ConvGeometry::make(g.n, g.h, g.w, g.c, g.kh, g.kw, g.sh, g.sw, 2 * g.c, Padding::same);
+      const int64_t dys = d.n * d.oh * d.ow * d.f, dws = d.kh * d.kw * d.f;
+      const F dwk = random_floats(dws, 7), ddy = random_floats(dys, 8);
+      F dyo(static_cast<size_t>(dys)), ddx(static_cast<size_t>(xs)), ddw = random_floats(dws, 9),
+                                                                     ddb = random_floats(d.f, 10);
+      CpuOps::depthwise_conv2d_forward(d, x.data(), dwk.data(), ddb.data(), dyo.data());
+      CpuOps::depthwise_conv2d_backward_data(d, ddy.data(), dwk.data(), ddx.data());
+      CpuOps::depthwise_conv2d_backward_params(d, x.data(), ddy.data(), ddw.data(), ddb.data());
+      o.v.insert(o.v.end(), {dyo, ddx, ddw, ddb});
+    }
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        const int64_t M = 131, N = 67, K = 97;
+        const F A = random_floats(M * K, 11), B = random_floats(K * N, 12);
+        F C = random_floats(M * N, 13);
+        CpuOps::gemm(ta, tb, M, N, K, 1.5f, A.data(), ta ? M : K, B.data(), tb ? K : N, 0.5f,
+                     C.data(), N);
+        o.v.push_back(C);
+      }
+    const F x = random_floats(33 * 500, 14), w = random_floats(500 * 70, 15),
+            dy = random_floats(33 * 70, 16);
+    F y(33 * 70), dx(33 * 500), dw(500 * 70, 0.5f), db(70, 0.25f);
+    CpuOps::dense_forward(33, 500, 70, x.data(), w.data(), db.data(), y.data());
+    CpuOps::dense_backward_data(33, 500, 70, dy.data(), w.data(), dx.data());
+    CpuOps::dense_backward_params(33, 500, 70, x.data(), dy.data(), dw.data(), db.data());
+    o.v.insert(o.v.end(), {y, dx, dw, db});
+    const PoolGeometry p = PoolGeometry::make(4, 60, 61, 32, 3, 3, 2, 2, Padding::same);
+    const F px = random_floats(p.n * p.h * p.w * p.c, 17),
+            pdy = random_floats(p.n * p.oh * p.ow * p.c, 18);
+    F py(static_cast<size_t>(p.n * p.oh * p.ow * p.c)), pdx(px.size());
+    CpuOps::max_pool2d_forward(p, px.data(), py.data());
+    CpuOps::max_pool2d_backward(p, px.data(), py.data(), pdy.data(), pdx.data());
+    o.v.insert(o.v.end(), {py, pdx});
+    CpuOps::avg_pool2d_forward(p, px.data(), py.data());
+    CpuOps::avg_pool2d_backward(p, pdy.data(), pdx.data());
+    o.v.insert(o.v.end(), {py, pdx});
+    const int64_t rows = 4 * 30 * 31, c = 32;
+    const F g = random_floats(c, 19), be = random_floats(c, 20);
+    F mean(c), var(c), inv(c), xhat(px.size()), by(px.size()), bdx(px.size()), dg(c, 0.f),
+        dbe(c, 0.f), scr(2 * c);
+    CpuOps::batch_norm_train_forward(rows, c, 1e-3f, px.data(), g.data(), be.data(), mean.data(),
+                                     var.data(), inv.data(), xhat.data(), by.data());
+    CpuOps::batch_norm_backward(rows, c, px.data(), xhat.data(), g.data(), inv.data(), bdx.data(),
+                                dg.data(), dbe.data(), scr.data());
+    o.v.insert(o.v.end(), {mean, var, inv, xhat, by, bdx, dg, dbe});
+    F act(px.size());
+    CpuOps::activation_forward(Activation::relu, rows, c, px.data(), act.data());
+    o.v.push_back(act);
+    return o;
+  };
+  omp_set_num_threads(1);
+  const Outputs one = run_all();
+  omp_set_num_threads(2);
+  const Outputs two = run_all();
+  omp_set_num_threads(saved);
+  REQUIRE(one.v.size() == two.v.size());
+  for (size_t i = 0; i < one.v.size(); ++i) {
+    INFO("output " << i);
+    REQUIRE(one.v[i].size() == two.v[i].size());
+    REQUIRE(std::memcmp(one.v[i].data(), two.v[i].data(), one.v[i].size() * sizeof(float)) == 0);
+  }
+}
+#endif
