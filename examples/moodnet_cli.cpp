@@ -29,7 +29,8 @@ std::atomic<bool> g_stop{false};
 fs::path sample_dir() {
   if (fs::is_directory(MOODNET_SAMPLE_DIR)) return MOODNET_SAMPLE_DIR;
   std::error_code ec;
-  const fs::path installed = fs::read_symlink("/proc/self/exe", ec).parent_path() / "../share/moodnet/sample";
+  const fs::path installed =
+      fs::read_symlink("/proc/self/exe", ec).parent_path() / "../share/moodnet/sample";
   return fs::is_directory(installed) ? installed : fs::path(MOODNET_SAMPLE_DIR);
 }
 
@@ -59,8 +60,10 @@ struct DataLayout {
   fs::path train_dir, test_dir;  // test_dir empty: split the train folder
 };
 DataLayout resolve_layout(const fs::path& dir) {
-  if (!fs::is_directory(dir)) throw Error("data folder '" + dir.string() + "' does not exist or is not a folder");
-  if (fs::is_directory(dir / "train")) return {dir / "train", fs::is_directory(dir / "test") ? dir / "test" : fs::path()};
+  if (!fs::is_directory(dir))
+    throw Error("data folder '" + dir.string() + "' does not exist or is not a folder");
+  if (fs::is_directory(dir / "train"))
+    return {dir / "train", fs::is_directory(dir / "test") ? dir / "test" : fs::path()};
   if (fs::is_directory(dir / "all")) return {dir / "all", {}};
   return {dir, {}};
 }
@@ -112,13 +115,14 @@ Evaluated evaluate_dataset(const Model<Cpu>& model, ImageDataset& data) {
 }
 
 void print_skipped(const ImageDataset& d) {
-  for (const auto& s : d.skipped()) std::cerr << "skipped " << s.path.string() << ": " << s.reason << "\n";
+  for (const auto& s : d.skipped())
+    std::cerr << "skipped " << s.path.string() << ": " << s.reason << "\n";
 }
 
 struct TrainArgs {
   // Defaults: seed 004's protocol (Adam 1e-3, batch 16, 20 epochs) and its best model.
-  std::string data, arch = "seed004-attempt3", out = "moodnet-model.moodnet", optimizer = "adam", classes,
-              image_size, color;
+  std::string data, arch = "seed004-attempt3", out = "moodnet-model.moodnet", optimizer = "adam",
+                    classes, image_size, color;
   int epochs = 20;
   int64_t batch = 16;
   double lr = 1e-3, val_split = 0.15, test_split = 0.2;
@@ -149,16 +153,20 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   // Input shape: the architecture's unless --image-size/--color say otherwise.
   Shape in = zoo::default_input_shape(a.arch);
   const ColorMode color = a.color.empty() ? (in[2] == 1 ? ColorMode::grayscale : ColorMode::rgb)
-                          : a.color == "grayscale"     ? ColorMode::grayscale
-                                                       : ColorMode::rgb;
+                          : a.color == "grayscale" ? ColorMode::grayscale
+                                                   : ColorMode::rgb;
   const int64_t channels = color == ColorMode::grayscale ? 1 : 3;
-  in = a.image_size.empty() ? Shape{in[0], in[1], channels} : parse_image_size(a.image_size, channels);
+  in = a.image_size.empty() ? Shape{in[0], in[1], channels}
+                            : parse_image_size(a.image_size, channels);
 
   const ImageFolder folder = scan_image_folder(layout.train_dir, split_list(a.classes));
-  const Split split = stratified_split(folder.labels, a.val_split, layout.test_dir.empty() ? a.test_split : 0.0, a.seed);
+  const Split split = stratified_split(folder.labels, a.val_split,
+                                       layout.test_dir.empty() ? a.test_split : 0.0, a.seed);
   std::cout << "classes: ";
-  for (size_t k = 0; k < folder.class_names.size(); ++k) std::cout << (k ? ", " : "") << k << "=" << folder.class_names[k];
-  std::cout << "\nimages: " << split.train.size() << " train, " << split.validation.size() << " validation";
+  for (size_t k = 0; k < folder.class_names.size(); ++k)
+    std::cout << (k ? ", " : "") << k << "=" << folder.class_names[k];
+  std::cout << "\nimages: " << split.train.size() << " train, " << split.validation.size()
+            << " validation";
 
   ImageDataset train(folder, split.train, in[0], in[1], color);
   ImageDataset val(folder, split.validation, in[0], in[1], color);
@@ -171,14 +179,15 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   } else if (!split.test.empty()) {
     test = std::make_unique<ImageDataset>(folder, split.test, in[0], in[1], color);
   }
-  std::cout << ", " << (test ? test->size() : 0) << " test (" << in[0] << "x" << in[1] << "x" << in[2] << ")\n";
+  std::cout << ", " << (test ? test->size() : 0) << " test (" << in[0] << "x" << in[1] << "x"
+            << in[2] << ")\n";
   print_skipped(train);
   print_skipped(val);
   if (test) print_skipped(*test);
 
   const int64_t k = static_cast<int64_t>(folder.class_names.size());
-  MOODNET_CHECK(k == 2, "moodnet train handles two classes for now (happy vs sad); ", data_dir.string(), " has ", k,
-                " — pick two with --classes");
+  MOODNET_CHECK(k == 2, "moodnet train handles two classes for now (happy vs sad); ",
+                data_dir.string(), " has ", k, " — pick two with --classes");
   Model<Cpu> model = zoo::build<Cpu>(a.arch, a.seed, in);
   // What predict/evaluate need to feed the model the way it was trained.
   model.metadata() = {{"class_names", folder.class_names},
@@ -200,14 +209,17 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   std::signal(SIGINT, [](int) { g_stop = true; });
   const auto t0 = std::chrono::steady_clock::now();
   const History h = fit(model, *optimizer, loss, train, opt, {&best});
-  const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double train_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "trained " << h.epochs() << " epochs in " << train_seconds << " s; keeping epoch "
-            << best.best_epoch() + 1 << " (best " << (opt.validation ? "val_accuracy" : "accuracy") << ")\n";
+            << best.best_epoch() + 1 << " (best " << (opt.validation ? "val_accuracy" : "accuracy")
+            << ")\n";
 
   save_model(model, a.out, optimizer.get());
   std::cout << "saved " << a.out << "\n";
 
-  nlohmann::json result = {{"train_seconds", train_seconds}, {"epochs", h.epochs()}, {"model", a.out}};
+  nlohmann::json result = {
+      {"train_seconds", train_seconds}, {"epochs", h.epochs()}, {"model", a.out}};
   if (test && test->size() > 0) {
     const Evaluated e = evaluate_dataset(model, *test);
     std::cout << "\ntest set (" << e.report.n << " images)\n" << e.report.to_string();
@@ -219,7 +231,8 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   return 0;
 }
 
-int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes, bool json) {
+int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
+                 bool json) {
   Model<Cpu> model = load_model<Cpu>(model_path);
   const DataLayout layout = resolve_layout(data);
   const fs::path dir = layout.test_dir.empty() ? layout.train_dir : layout.test_dir;
@@ -246,8 +259,10 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
   const Shape in = model.input_shape();
   const ColorMode color = color_of(model);
   std::vector<std::string> class_names = given_names;
-  if (class_names.empty()) class_names = model.metadata().value("class_names", std::vector<std::string>{"0", "1"});
-  MOODNET_CHECK(class_names.size() == 2, "predict: expected two class names, got ", class_names.size());
+  if (class_names.empty())
+    class_names = model.metadata().value("class_names", std::vector<std::string>{"0", "1"});
+  MOODNET_CHECK(class_names.size() == 2, "predict: expected two class names, got ",
+                class_names.size());
   nlohmann::json out = nlohmann::json::array();
   int failures = 0;
   for (const auto& path : images) {
@@ -260,7 +275,8 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
       const std::string& label = class_names[positive ? 1 : 0];
       const double confidence = positive ? p : 1 - p;
       if (json) {
-        out.push_back({{"image", path}, {"label", label}, {"confidence", confidence}, {"p_class1", p}});
+        out.push_back(
+            {{"image", path}, {"label", label}, {"confidence", confidence}, {"p_class1", p}});
       } else {
         std::string upper = label;
         for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
@@ -283,24 +299,32 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("moodnet ") + version_string());
 
   TrainArgs t;
-  auto* train = app.add_subcommand("train", "train a classifier on a folder of images, evaluate it, save it");
-  train->add_option("--data", t.data, "image folder: DIR/{train,test}/CLASS, DIR/all/CLASS or DIR/CLASS "
-                                      "(default: the embedded sample)");
-  train->add_option("--arch", t.arch, "architecture (see `moodnet summary --list`)")->capture_default_str();
+  auto* train =
+      app.add_subcommand("train", "train a classifier on a folder of images, evaluate it, save it");
+  train->add_option("--data", t.data,
+                    "image folder: DIR/{train,test}/CLASS, DIR/all/CLASS or DIR/CLASS "
+                    "(default: the embedded sample)");
+  train->add_option("--arch", t.arch, "architecture (see `moodnet summary --list`)")
+      ->capture_default_str();
   train->add_option("--classes", t.classes, "comma-separated class folders to use, e.g. happy,sad");
   train->add_option("--image-size", t.image_size, "H,W (default: the architecture's)");
   train->add_option("--color", t.color, "rgb or grayscale (default: the architecture's)")
       ->check(CLI::IsMember({"rgb", "grayscale"}));
   train->add_option("--epochs", t.epochs)->capture_default_str()->check(CLI::Range(1, 100000));
   train->add_option("--batch", t.batch)->capture_default_str()->check(CLI::Range(1, 1 << 20));
-  train->add_option("--optimizer", t.optimizer)->capture_default_str()->check(CLI::IsMember({"adam", "rmsprop", "sgd"}));
-  train->add_option("--lr", t.lr, "learning rate")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--optimizer", t.optimizer)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}));
+  train->add_option("--lr", t.lr, "learning rate")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   train->add_option("--val-split", t.val_split)->capture_default_str()->check(CLI::Range(0.0, 0.9));
   train->add_option("--test-split", t.test_split, "used when the folder has no test/ split")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.9));
   train->add_option("--seed", t.seed)->capture_default_str();
-  train->add_option("--threads", t.threads, "OpenMP threads (default: all cores)")->check(CLI::Range(1, 1024));
+  train->add_option("--threads", t.threads, "OpenMP threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
   train->add_option("--out", t.out, "where to save the trained model")->capture_default_str();
   train->add_flag("--json", t.json, "print the results as one JSON line at the end");
 
@@ -316,13 +340,15 @@ int main(int argc, char** argv) {
   std::string class_names;
   auto* predict = app.add_subcommand("predict", "classify images with a saved model");
   predict->add_option("--model", model_path)->required();
-  predict->add_option("--classes", class_names, "names of class 0 and class 1 (default: saved with the model)");
+  predict->add_option("--classes", class_names,
+                      "names of class 0 and class 1 (default: saved with the model)");
   predict->add_option("images", images, "image files")->required();
   predict->add_flag("--json", json);
 
   std::string arch;
   bool list = false;
-  auto* summary = app.add_subcommand("summary", "print a model's layers and parameter counts (Keras style)");
+  auto* summary =
+      app.add_subcommand("summary", "print a model's layers and parameter counts (Keras style)");
   auto* arch_opt = summary->add_option("--arch", arch, "architecture name");
   summary->add_option("--model", model_path, "a saved model file")->excludes(arch_opt);
   summary->add_flag("--list", list, "list the architectures");
@@ -338,7 +364,8 @@ int main(int argc, char** argv) {
     if (*predict) return run_predict(model_path, images, split_list(class_names), json);
     if (*summary) {
       if (list) {
-        for (const auto& a : zoo::architectures()) std::printf("%-18s %s\n", a.name.c_str(), a.description.c_str());
+        for (const auto& a : zoo::architectures())
+          std::printf("%-18s %s\n", a.name.c_str(), a.description.c_str());
         return 0;
       }
       if (!model_path.empty()) {

@@ -57,7 +57,8 @@ std::vector<float> train_stripes(int threads, History* history, double* test_acc
   if (history) *history = h;
   if (test_accuracy) *test_accuracy = evaluate(model, Loss::binary_crossentropy(), test).accuracy;
   std::vector<float> weights;
-  for (auto* p : model.parameters()) weights.insert(weights.end(), p->value.begin(), p->value.end());
+  for (auto* p : model.parameters())
+    weights.insert(weights.end(), p->value.begin(), p->value.end());
   set_num_threads(2);
   return weights;
 }
@@ -74,7 +75,8 @@ TEST_CASE("training: a small CNN learns stripes to >= 98% held-out accuracy", "[
   CHECK(h["loss"].back() < h["loss"].front());
 }
 
-TEST_CASE("training: same seed gives bitwise-identical weights with 1 and 2 threads", "[training]") {
+TEST_CASE("training: same seed gives bitwise-identical weights with 1 and 2 threads",
+          "[training]") {
   const std::vector<float> w1 = train_stripes(1, nullptr, nullptr);
   const std::vector<float> w2 = train_stripes(2, nullptr, nullptr);
   REQUIRE(w1.size() == w2.size());
@@ -120,9 +122,11 @@ TEST_CASE("training: Adam, RMSprop and SGD follow Keras' update rules", "[traini
   }
 }
 
-TEST_CASE("training: L2 adds 2*l2*w to the gradient and l2*sum(w^2) to the loss", "[training][optim]") {
+TEST_CASE("training: L2 adds 2*l2*w to the gradient and l2*sum(w^2) to the loss",
+          "[training][optim]") {
   Model<Reference> m(Shape{2}, 1);
-  m.add(Dense<Reference>({.units = 1, .activation = Activation::sigmoid, .use_bias = false, .l2 = 0.01}));
+  m.add(Dense<Reference>(
+      {.units = 1, .activation = Activation::sigmoid, .use_bias = false, .l2 = 0.01}));
   auto* k = m.parameters()[0];
   k->value[0] = 0.5;
   k->value[1] = -0.25;
@@ -139,7 +143,8 @@ TEST_CASE("training: L2 adds 2*l2*w to the gradient and l2*sum(w^2) to the loss"
   CHECK(h["loss"][0] == Approx(std::log(2.0) + 0.01 * (0.25 + 0.0625)).epsilon(1e-6));
 }
 
-TEST_CASE("training: EarlyStopping stops after patience and restores the best weights", "[training][callbacks]") {
+TEST_CASE("training: EarlyStopping stops after patience and restores the best weights",
+          "[training][callbacks]") {
   Model<Reference> m(Shape{1}, 1);
   m.add(Dense<Reference>({.units = 1}));
   Adam<Reference> adam;
@@ -160,7 +165,8 @@ TEST_CASE("training: EarlyStopping stops after patience and restores the best we
   CHECK(m.parameters()[0]->value[0] == 123.0);
 }
 
-TEST_CASE("training: ReduceLROnPlateau divides the learning rate on a plateau", "[training][callbacks]") {
+TEST_CASE("training: ReduceLROnPlateau divides the learning rate on a plateau",
+          "[training][callbacks]") {
   Model<Reference> m(Shape{1}, 1);
   m.add(Dense<Reference>({.units = 1}));
   Adam<Reference> adam({.learning_rate = 1e-2});
@@ -171,7 +177,8 @@ TEST_CASE("training: ReduceLROnPlateau divides the learning rate on a plateau", 
   CHECK(adam.learning_rate() == Approx(5e-3));
   r.on_epoch_end(0, Logs{{"loss", 0.95}}, state);
   CHECK(adam.learning_rate() == Approx(3e-3));  // clamped at min_lr
-  REQUIRE_THROWS_WITH(r.on_epoch_end(0, Logs{{"accuracy", 1}}, state), Catch::Contains("monitors 'loss'"));
+  REQUIRE_THROWS_WITH(r.on_epoch_end(0, Logs{{"accuracy", 1}}, state),
+                      Catch::Contains("monitors 'loss'"));
 }
 
 TEST_CASE("training: a frozen layer receives no updates", "[training]") {
@@ -180,7 +187,8 @@ TEST_CASE("training: a frozen layer receives no updates", "[training]") {
   model.layer(0).set_trainable(false);
   const std::vector<float> before = model.layer(0).parameters()[0]->value.to_vector();
   const std::vector<float> before2 = model.layer(2).parameters()[0]->value.to_vector();
-  const int64_t frozen = model.layer(0).parameters()[0]->value.size() + model.layer(0).parameters()[1]->value.size();
+  const int64_t frozen =
+      model.layer(0).parameters()[0]->value.size() + model.layer(0).parameters()[1]->value.size();
   CHECK(model.count_params().non_trainable == frozen + 2 * 8);  // + BatchNorm moving statistics
   Adam<Cpu> adam;
   FitOptions opt;
@@ -201,12 +209,15 @@ TEST_CASE("training: bad shapes and options give clear errors", "[training]") {
                       Catch::Contains("do not fit the model input"));
   opt.batch_size = 0;
   TensorDataset ok = stripes(4, 1);
-  REQUIRE_THROWS_WITH(fit(model, adam, Loss::binary_crossentropy(), ok, opt), Catch::Contains("batch_size"));
+  REQUIRE_THROWS_WITH(fit(model, adam, Loss::binary_crossentropy(), ok, opt),
+                      Catch::Contains("batch_size"));
   REQUIRE_THROWS_WITH(Dropout<Cpu>(1.5), Catch::Contains("rate"));
-  REQUIRE_THROWS_WITH(make_optimizer<Cpu>("adagrad"), Catch::Contains("unknown optimizer 'adagrad'"));
+  REQUIRE_THROWS_WITH(make_optimizer<Cpu>("adagrad"),
+                      Catch::Contains("unknown optimizer 'adagrad'"));
 }
 
-TEST_CASE("training: predict is const and gives the same answer from several threads", "[training]") {
+TEST_CASE("training: predict is const and gives the same answer from several threads",
+          "[training]") {
   const Model<Cpu> model = stripes_cnn(5);
   TensorDataset data = stripes(40, 4);
   const Tensor<Cpu> ref = model.predict(data.x(), 16);

@@ -10,11 +10,11 @@ TEST_CASE("zoo: parameter totals match ARCHITECTURES.md", "[zoo]") {
     int64_t total, non_trainable;
   };
   const Expected expected[] = {
-      {"seed000-baseline", 3453121, 0}, {"seed000-augment", 3453121, 0},
-      {"seed001", 3696625, 0},          {"seed002", 1648193, 0},
-      {"seed002-bn", 1648769, 288},     {"seed003", 2782649, 8736},
-      {"seed004-initial", 1484257, 0},  {"seed004-attempt1", 2972161, 0},
-      {"seed004-attempt2", 5961793, 0}, {"seed004-attempt3", 884833, 0},
+      {"seed000-baseline", 3453121, 0},  {"seed000-augment", 3453121, 0},
+      {"seed001", 3696625, 0},           {"seed002", 1648193, 0},
+      {"seed002-bn", 1648769, 288},      {"seed003", 2782649, 8736},
+      {"seed004-initial", 1484257, 0},   {"seed004-attempt1", 2972161, 0},
+      {"seed004-attempt2", 5961793, 0},  {"seed004-attempt3", 884833, 0},
       {"seed004-attempt5", 16852273, 0},
   };
   for (const auto& e : expected) {
@@ -30,7 +30,8 @@ TEST_CASE("zoo: parameter totals match ARCHITECTURES.md", "[zoo]") {
 
 TEST_CASE("zoo: summary ends with Keras' totals lines", "[zoo]") {
   const std::string s = zoo::build<Cpu>("seed004-attempt3").summary();
-  CHECK_THAT(s, Catch::Contains("Total params: 884,833\nTrainable params: 884,833\nNon-trainable params: 0\n"));
+  CHECK_THAT(s, Catch::Contains(
+                    "Total params: 884,833\nTrainable params: 884,833\nNon-trainable params: 0\n"));
   CHECK_THAT(s, Catch::Contains(" conv2d (Conv2D)"));
   CHECK_THAT(s, Catch::Contains("(None, 148, 148, 16)"));
   CHECK_THAT(s, Catch::Contains("(None, 3200)"));
@@ -61,8 +62,9 @@ TEST_CASE("zoo: seed004-attempt4 follows the tuner's space", "[zoo]") {
 }
 
 TEST_CASE("zoo: unknown names give a clear error listing the known ones", "[zoo]") {
-  REQUIRE_THROWS_WITH(zoo::build<Cpu>("seed009"), Catch::Contains("unknown architecture 'seed009'") &&
-                                                      Catch::Contains("seed004-attempt3"));
+  REQUIRE_THROWS_WITH(
+      zoo::build<Cpu>("seed009"),
+      Catch::Contains("unknown architecture 'seed009'") && Catch::Contains("seed004-attempt3"));
 }
 
 TEST_CASE("zoo: the same seed gives the same weights, another seed others", "[zoo]") {

@@ -61,8 +61,8 @@ inline void set_num_threads(int n) {
 }  // namespace moodnet
 
 // MOODNET_CHECK(cond, "message parts", ...) throws moodnet::Error with the streamed message.
-#define MOODNET_CHECK(cond, ...)                                          \
-  do {                                                                    \
+#define MOODNET_CHECK(cond, ...)                                           \
+  do {                                                                     \
     if (!(cond)) ::moodnet::detail::fail(__FILE__, __LINE__, __VA_ARGS__); \
   } while (0)
 

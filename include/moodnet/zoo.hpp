@@ -17,10 +17,14 @@ namespace moodnet::zoo {
 
 namespace detail {
 template <class D>
-Conv2D<D> conv(int64_t filters, Padding padding, Activation act = Activation::relu, Size2 strides = 1,
-               Size2 kernel = 3, double l2 = 0) {
-  return Conv2D<D>({.filters = filters, .kernel_size = kernel, .strides = strides, .padding = padding,
-                    .activation = act, .l2 = l2});
+Conv2D<D> conv(int64_t filters, Padding padding, Activation act = Activation::relu,
+               Size2 strides = 1, Size2 kernel = 3, double l2 = 0) {
+  return Conv2D<D>({.filters = filters,
+                    .kernel_size = kernel,
+                    .strides = strides,
+                    .padding = padding,
+                    .activation = act,
+                    .l2 = l2});
 }
 template <class D>
 MaxPooling2D<D> pool(Padding padding = Padding::valid, Size2 size = 2, Size2 strides = 0) {
@@ -92,8 +96,8 @@ Model<D> seed004(const std::string& name, std::vector<int64_t> filters, uint64_t
 
 // seed004 attempt 4: the tuner's search space (two valid convs, valid pooling, Dense units).
 template <class D>
-Model<D> seed004_attempt4(int64_t conv1_filters, int64_t conv2_filters, int64_t dense_units, uint64_t seed = 0,
-                          Shape input = {150, 150, 3}) {
+Model<D> seed004_attempt4(int64_t conv1_filters, int64_t conv2_filters, int64_t dense_units,
+                          uint64_t seed = 0, Shape input = {150, 150, 3}) {
   using namespace detail;
   Model<D> m(input, seed, "seed004-attempt4");
   m.add(conv<D>(conv1_filters, Padding::valid));
@@ -176,7 +180,8 @@ inline std::vector<ArchInfo> architectures() {
       {"seed004-attempt1", "150x150x3, convs 16-32-32 + Dense 256 (seed 004)"},
       {"seed004-attempt2", "150x150x3, convs 16-64-64 + Dense 256 (seed 004)"},
       {"seed004-attempt3", "150x150x3, convs 16-64-64-32 + Dense 256 (seed 004)"},
-      {"seed004-attempt4", "150x150x3, the tuner's model at its defaults 32-32 + Dense 256 (seed 004)"},
+      {"seed004-attempt4",
+       "150x150x3, the tuner's model at its defaults 32-32 + Dense 256 (seed 004)"},
       {"seed004-attempt5", "150x150x3, convs 64-48 + Dense 256 (seed 004)"},
       {"fer-cnn", "48x48x1, three double-conv BatchNorm blocks + Dense 128 (FER2013 yardstick)"},
   };
@@ -193,9 +198,11 @@ inline Shape default_input_shape(const std::string& name) {
 // Builds an architecture by name, at its documented input shape or another one (e.g. 48x48x1
 // faces); throws moodnet::Error listing the names for an unknown one.
 template <class D>
-Model<D> build(const std::string& name, uint64_t seed = 0, std::optional<Shape> input_shape = std::nullopt) {
+Model<D> build(const std::string& name, uint64_t seed = 0,
+               std::optional<Shape> input_shape = std::nullopt) {
   const Shape in = input_shape ? *input_shape : default_input_shape(name);
-  MOODNET_CHECK(in.rank() == 3, "architecture input must be (height, width, channels), got ", in.to_string());
+  MOODNET_CHECK(in.rank() == 3, "architecture input must be (height, width, channels), got ",
+                in.to_string());
   if (name == "seed000-baseline") return seed000<D>(false, seed, in);
   if (name == "seed000-augment") return seed000<D>(true, seed, in);
   if (name == "seed001") return seed001<D>(seed, in);

@@ -24,7 +24,10 @@ struct Reference {
 };
 
 template <class D>
-concept Device = requires { typename D::value_type; } && (D::host_accessible || !D::host_accessible);
+concept Device = requires {
+  typename D::value_type;
+}
+&&(D::host_accessible || !D::host_accessible);
 
 // Allocation on a device. Host devices use 64-byte aligned heap memory (one cache line, one
 // AVX-512 register).

@@ -14,11 +14,16 @@ enum class Initializer { zeros, ones, glorot_uniform, he_normal, he_uniform };
 
 inline const char* to_string(Initializer i) {
   switch (i) {
-    case Initializer::zeros: return "zeros";
-    case Initializer::ones: return "ones";
-    case Initializer::glorot_uniform: return "glorot_uniform";
-    case Initializer::he_normal: return "he_normal";
-    case Initializer::he_uniform: return "he_uniform";
+    case Initializer::zeros:
+      return "zeros";
+    case Initializer::ones:
+      return "ones";
+    case Initializer::glorot_uniform:
+      return "glorot_uniform";
+    case Initializer::he_normal:
+      return "he_normal";
+    case Initializer::he_uniform:
+      return "he_uniform";
   }
   return "?";
 }
@@ -42,15 +47,18 @@ inline Fans compute_fans(const Shape& s) {
 }
 
 template <class D>
-void initialize(Tensor<D>& t, Initializer init, uint64_t seed, uint64_t stream)
-  requires D::host_accessible
-{
+void initialize(Tensor<D>& t, Initializer init, uint64_t seed,
+                uint64_t stream) requires D::host_accessible {
   using T = typename D::value_type;
   const Fans fans = compute_fans(t.shape());
   const int64_t n = t.size();
   switch (init) {
-    case Initializer::zeros: t.fill(T(0)); return;
-    case Initializer::ones: t.fill(T(1)); return;
+    case Initializer::zeros:
+      t.fill(T(0));
+      return;
+    case Initializer::ones:
+      t.fill(T(1));
+      return;
     case Initializer::glorot_uniform: {
       const double limit = std::sqrt(6.0 / (fans.in + fans.out));
       for (int64_t i = 0; i < n; ++i) t[i] = T((2 * random_uniform(seed, stream, i) - 1) * limit);

@@ -41,6 +41,8 @@ inline double random_truncated_normal(uint64_t seed, uint64_t stream, uint64_t i
 }
 
 // A stream id derived from a name-like pair, so unrelated users of one seed never collide.
-constexpr uint64_t stream_id(uint64_t a, uint64_t b = 0) { return mix64(a * 0x100000001b3ULL ^ mix64(b)); }
+constexpr uint64_t stream_id(uint64_t a, uint64_t b = 0) {
+  return mix64(a * 0x100000001b3ULL ^ mix64(b));
+}
 
 }  // namespace moodnet

@@ -25,8 +25,8 @@ class Tensor {
     fill(fill_value);
   }
   Tensor(const Shape& shape, const std::vector<T>& values) {
-    MOODNET_CHECK(static_cast<int64_t>(values.size()) == shape.num_elements(), "Tensor: ",
-                  values.size(), " values given for shape ", shape.to_string());
+    MOODNET_CHECK(static_cast<int64_t>(values.size()) == shape.num_elements(),
+                  "Tensor: ", values.size(), " values given for shape ", shape.to_string());
     resize(shape);
     std::copy(values.begin(), values.end(), data_);
   }
@@ -83,49 +83,17 @@ class Tensor {
   const T* data() const { return data_; }
 
   // Element access for host devices (tests, I/O, small glue code).
-  T& operator[](int64_t i)
-    requires D::host_accessible
-  {
-    return data_[i];
-  }
-  const T& operator[](int64_t i) const
-    requires D::host_accessible
-  {
-    return data_[i];
-  }
-  T* begin()
-    requires D::host_accessible
-  {
-    return data_;
-  }
-  T* end()
-    requires D::host_accessible
-  {
-    return data_ + size();
-  }
-  const T* begin() const
-    requires D::host_accessible
-  {
-    return data_;
-  }
-  const T* end() const
-    requires D::host_accessible
-  {
-    return data_ + size();
-  }
+  T& operator[](int64_t i) requires D::host_accessible { return data_[i]; }
+  const T& operator[](int64_t i) const requires D::host_accessible { return data_[i]; }
+  T* begin() requires D::host_accessible { return data_; }
+  T* end() requires D::host_accessible { return data_ + size(); }
+  const T* begin() const requires D::host_accessible { return data_; }
+  const T* end() const requires D::host_accessible { return data_ + size(); }
 
-  void fill(T v)
-    requires D::host_accessible
-  {
-    std::fill(data_, data_ + size(), v);
-  }
+  void fill(T v) requires D::host_accessible { std::fill(data_, data_ + size(), v); }
   void zero() { fill(T(0)); }
 
-  std::vector<T> to_vector() const
-    requires D::host_accessible
-  {
-    return {data_, data_ + size()};
-  }
+  std::vector<T> to_vector() const requires D::host_accessible { return {data_, data_ + size()}; }
 
  private:
   Shape shape_ = Shape{0};  // empty until resized (a rank-0 shape would hold one element)
@@ -135,9 +103,7 @@ class Tensor {
 
 // Explicit copy between devices (and scalar types): the only way data crosses a device boundary.
 template <class To, class From>
-Tensor<To> to(const Tensor<From>& src)
-  requires(To::host_accessible && From::host_accessible)
-{
+Tensor<To> to(const Tensor<From>& src) requires(To::host_accessible&& From::host_accessible) {
   Tensor<To> dst(src.shape());
   using T = typename To::value_type;
   const auto* s = src.data();

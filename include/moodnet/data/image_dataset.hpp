@@ -65,38 +65,37 @@ class ImageDataset : public Dataset {
     std::vector<std::string> errors(static_cast<size_t>(n));
     std::vector<char> ok(static_cast<size_t>(n), 0);
 MOODNET_OMP(omp parallel for schedule(dynamic, 4))
-    for (int64_t i = 0; i < n; ++i) {
-      try {
-        const Image img =
-            load_image(folder.files[static_cast<size_t>(indices[static_cast<size_t>(i)])],
-                       opt_.height, opt_.width, opt_.color_mode, opt_.max_pixels);
-        std::copy(img.pixels.begin(), img.pixels.end(), cache.begin() + i * per);
-        ok[static_cast<size_t>(i)] = 1;
-      } catch (const std::exception& e) {
-        errors[static_cast<size_t>(i)] = e.what();
-      }
-    }
+for (int64_t i = 0; i < n; ++i) {
+  try {
+    const Image img = load_image(folder.files[static_cast<size_t>(indices[static_cast<size_t>(i)])],
+                                 opt_.height, opt_.width, opt_.color_mode, opt_.max_pixels);
+    std::copy(img.pixels.begin(), img.pixels.end(), cache.begin() + i * per);
+    ok[static_cast<size_t>(i)] = 1;
+  } catch (const std::exception& e) {
+    errors[static_cast<size_t>(i)] = e.what();
+  }
+}
 
-    // Compact the cache in `indices` order.
-    int64_t kept = 0;
-    for (int64_t i = 0; i < n; ++i) {
-      const auto k = static_cast<size_t>(indices[static_cast<size_t>(i)]);
-      if (!ok[static_cast<size_t>(i)]) {
-        MOODNET_CHECK(!opt_.strict, "ImageDataset: ", errors[static_cast<size_t>(i)]);
-        skipped_.push_back({folder.files[k], std::move(errors[static_cast<size_t>(i)])});
-        continue;
-      }
-      if (kept != i) std::copy_n(cache.begin() + i * per, per, cache.begin() + kept * per);
-      paths_.push_back(folder.files[k]);
-      labels_.push_back(folder.labels[k]);
-      ++kept;
-    }
-    MOODNET_CHECK(n == 0 || kept > 0, "ImageDataset: none of the ", n,
-                  " images could be read; the first error: ",
-                  skipped_.empty() ? std::string() : skipped_.front().reason);
-    cache.resize(static_cast<size_t>(kept * per));
-    cache.shrink_to_fit();
-    pixels_ = std::move(cache);
+// Compact the cache in `indices` order.
+int64_t kept = 0;
+for (int64_t i = 0; i < n; ++i) {
+  const auto k = static_cast<size_t>(indices[static_cast<size_t>(i)]);
+  if (!ok[static_cast<size_t>(i)]) {
+    MOODNET_CHECK(!opt_.strict, "ImageDataset: ", errors[static_cast<size_t>(i)]);
+    skipped_.push_back({folder.files[k], std::move(errors[static_cast<size_t>(i)])});
+    continue;
+  }
+  if (kept != i) std::copy_n(cache.begin() + i * per, per, cache.begin() + kept * per);
+  paths_.push_back(folder.files[k]);
+  labels_.push_back(folder.labels[k]);
+  ++kept;
+}
+MOODNET_CHECK(n == 0 || kept > 0, "ImageDataset: none of the ", n,
+              " images could be read; the first error: ",
+              skipped_.empty() ? std::string() : skipped_.front().reason);
+cache.resize(static_cast<size_t>(kept * per));
+cache.shrink_to_fit();
+pixels_ = std::move(cache);
   }
 
   ImageDataset(const ImageFolder& folder, std::vector<int64_t> indices, int64_t height,
@@ -123,19 +122,19 @@ MOODNET_OMP(omp parallel for schedule(dynamic, 4))
     float* yd = y.data();
     const float scale = opt_.scale;
 MOODNET_OMP(omp parallel for schedule(static) if (b * per > 65536))
-    for (int64_t i = 0; i < b; ++i) {
-      const auto k = indices[static_cast<size_t>(i)];
-      const uint8_t* src = pixels_.data() + k * per;
-      float* dst = xd + i * per;
-      for (int64_t j = 0; j < per; ++j) dst[j] = static_cast<float>(src[j]) * scale;
-      const int label = labels_[static_cast<size_t>(k)];
-      if (ys == 1) {
-        yd[i] = static_cast<float>(label);
-      } else {
-        std::fill(yd + i * ys, yd + (i + 1) * ys, 0.0f);
-        yd[i * ys + label] = 1.0f;
-      }
-    }
+for (int64_t i = 0; i < b; ++i) {
+  const auto k = indices[static_cast<size_t>(i)];
+  const uint8_t* src = pixels_.data() + k * per;
+  float* dst = xd + i * per;
+  for (int64_t j = 0; j < per; ++j) dst[j] = static_cast<float>(src[j]) * scale;
+  const int label = labels_[static_cast<size_t>(k)];
+  if (ys == 1) {
+    yd[i] = static_cast<float>(label);
+  } else {
+    std::fill(yd + i * ys, yd + (i + 1) * ys, 0.0f);
+    yd[i * ys + label] = 1.0f;
+  }
+}
   }
 
   int num_classes() const { return static_cast<int>(class_names_.size()); }

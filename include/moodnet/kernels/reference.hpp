@@ -10,8 +10,8 @@ namespace moodnet {
 // from it and replace what they implement faster.
 template <class T>
 struct naive_ops {
-  static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-                   const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                   int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
     naive::gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
   static void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
@@ -23,21 +23,28 @@ struct naive_ops {
   static void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
     naive::conv2d_backward_params(g, x, dy, dw, db);
   }
-  static void depthwise_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
+  static void depthwise_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b,
+                                       T* y) {
     naive::depthwise_conv2d_forward(g, x, w, b, y);
   }
-  static void depthwise_conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+  static void depthwise_conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w,
+                                             T* dx) {
     naive::depthwise_conv2d_backward_data(g, dy, w, dx);
   }
-  static void depthwise_conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw,
-                                               T* db) {
+  static void depthwise_conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy,
+                                               T* dw, T* db) {
     naive::depthwise_conv2d_backward_params(g, x, dy, dw, db);
   }
-  static void max_pool2d_forward(const PoolGeometry& p, const T* x, T* y) { naive::max_pool2d_forward(p, x, y); }
-  static void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T* dy, T* dx) {
+  static void max_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
+    naive::max_pool2d_forward(p, x, y);
+  }
+  static void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T* dy,
+                                  T* dx) {
     naive::max_pool2d_backward(p, x, y, dy, dx);
   }
-  static void avg_pool2d_forward(const PoolGeometry& p, const T* x, T* y) { naive::avg_pool2d_forward(p, x, y); }
+  static void avg_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
+    naive::avg_pool2d_forward(p, x, y);
+  }
   static void avg_pool2d_backward(const PoolGeometry& p, const T* dy, T* dx) {
     naive::avg_pool2d_backward(p, dy, dx);
   }
@@ -47,19 +54,23 @@ struct naive_ops {
   static void global_avg_pool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* dx) {
     naive::global_avg_pool_backward(n, hw, c, dy, dx);
   }
-  static void dense_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b, T* y) {
+  static void dense_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b,
+                            T* y) {
     naive::dense_forward(n, in, out, x, w, b, y);
   }
-  static void dense_backward_data(int64_t n, int64_t in, int64_t out, const T* dy, const T* w, T* dx) {
+  static void dense_backward_data(int64_t n, int64_t in, int64_t out, const T* dy, const T* w,
+                                  T* dx) {
     naive::dense_backward_data(n, in, out, dy, w, dx);
   }
-  static void dense_backward_params(int64_t n, int64_t in, int64_t out, const T* x, const T* dy, T* dw, T* db) {
+  static void dense_backward_params(int64_t n, int64_t in, int64_t out, const T* x, const T* dy,
+                                    T* dw, T* db) {
     naive::dense_backward_params(n, in, out, x, dy, dw, db);
   }
   static void activation_forward(Activation a, int64_t rows, int64_t cols, const T* z, T* y) {
     naive::activation_forward(a, rows, cols, z, y);
   }
-  static void activation_backward(Activation a, int64_t rows, int64_t cols, const T* y, const T* dy, T* dz) {
+  static void activation_backward(Activation a, int64_t rows, int64_t cols, const T* y, const T* dy,
+                                  T* dz) {
     naive::activation_backward(a, rows, cols, y, dy, dz);
   }
   static void batch_norm_train_forward(int64_t rows, int64_t c, T eps, const T* x, const T* gamma,
@@ -67,17 +78,20 @@ struct naive_ops {
     naive::batch_norm_train_forward(rows, c, eps, x, gamma, beta, mean, var, inv_std, xhat, y);
   }
   static void batch_norm_infer_forward(int64_t rows, int64_t c, T eps, const T* x, const T* gamma,
-                                       const T* beta, const T* moving_mean, const T* moving_var, T* y) {
+                                       const T* beta, const T* moving_mean, const T* moving_var,
+                                       T* y) {
     naive::batch_norm_infer_forward(rows, c, eps, x, gamma, beta, moving_mean, moving_var, y);
   }
-  static void batch_norm_backward(int64_t rows, int64_t c, const T* dy, const T* xhat, const T* gamma,
-                                  const T* inv_std, T* dx, T* dgamma, T* dbeta, T* scratch) {
+  static void batch_norm_backward(int64_t rows, int64_t c, const T* dy, const T* xhat,
+                                  const T* gamma, const T* inv_std, T* dx, T* dgamma, T* dbeta,
+                                  T* scratch) {
     naive::batch_norm_backward(rows, c, dy, xhat, gamma, inv_std, dx, dgamma, dbeta, scratch);
   }
   static void moving_average_update(int64_t n, T momentum, const T* batch_value, T* moving) {
     naive::moving_average_update(n, momentum, batch_value, moving);
   }
-  static void dropout_forward(int64_t n, T rate, uint64_t seed, uint64_t stream, const T* x, T* mask, T* y) {
+  static void dropout_forward(int64_t n, T rate, uint64_t seed, uint64_t stream, const T* x,
+                              T* mask, T* y) {
     naive::dropout_forward(n, rate, seed, stream, x, mask, y);
   }
   static void multiply(int64_t n, const T* a, const T* b, T* y) { naive::multiply(n, a, b, y); }
@@ -105,7 +119,8 @@ struct naive_ops {
   static void rmsprop_update(int64_t n, T lr, T rho, T eps, T* w, const T* g, T* ms) {
     naive::rmsprop_update(n, lr, rho, eps, w, g, ms);
   }
-  static void adam_update(int64_t n, T lr_t, T beta1, T beta2, T eps, T* w, const T* g, T* m, T* v) {
+  static void adam_update(int64_t n, T lr_t, T beta1, T beta2, T eps, T* w, const T* g, T* m,
+                          T* v) {
     naive::adam_update(n, lr_t, beta1, beta2, eps, w, g, m, v);
   }
 };

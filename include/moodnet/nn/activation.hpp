@@ -83,8 +83,8 @@ class Dropout : public LayerBase<D, Dropout<D>> {
   void forward_train(typename Layer<D>::Inputs x, Tensor<D>& y, const TrainStep& step) override {
     y.resize(x[0]->shape());
     mask_.resize(x[0]->shape());
-    ops<D>::dropout_forward(x[0]->size(), T(rate_), step.seed, stream_id(stream_, step.step), x[0]->data(),
-                            mask_.data(), y.data());
+    ops<D>::dropout_forward(x[0]->size(), T(rate_), step.seed, stream_id(stream_, step.step),
+                            x[0]->data(), mask_.data(), y.data());
   }
   void backward(typename Layer<D>::Inputs x, const Tensor<D>&, const Tensor<D>& dy,
                 typename Layer<D>::InputGrads dx, bool) override {
@@ -95,7 +95,9 @@ class Dropout : public LayerBase<D, Dropout<D>> {
   // The model sets a distinct stream per layer so two Dropout layers never share a mask.
   void set_stream(uint64_t s) { stream_ = s; }
   nlohmann::json config() const override { return {{"rate", rate_}}; }
-  static Dropout from_config(const nlohmann::json& j) { return Dropout(j.at("rate").get<double>()); }
+  static Dropout from_config(const nlohmann::json& j) {
+    return Dropout(j.at("rate").get<double>());
+  }
 
  private:
   double rate_;
@@ -108,7 +110,8 @@ template <class D>
 class Rescaling : public LayerBase<D, Rescaling<D>> {
  public:
   using T = typename D::value_type;
-  explicit Rescaling(double scale, double offset = 0, std::string name = {}) : scale_(scale), offset_(offset) {
+  explicit Rescaling(double scale, double offset = 0, std::string name = {})
+      : scale_(scale), offset_(offset) {
     this->name_ = std::move(name);
   }
   std::string type() const override { return "Rescaling"; }
@@ -140,10 +143,11 @@ class Add : public LayerBase<D, Add<D>> {
   std::string type() const override { return "Add"; }
   int num_inputs() const override { return -1; }  // any number >= 2
   Shape build(const std::vector<Shape>& in) override {
-    MOODNET_CHECK(in.size() >= 2, "Add '", this->name_, "': needs at least 2 inputs, got ", in.size());
+    MOODNET_CHECK(in.size() >= 2, "Add '", this->name_, "': needs at least 2 inputs, got ",
+                  in.size());
     for (const Shape& s : in)
-      MOODNET_CHECK(s == in[0], "Add '", this->name_, "': input shapes differ: ", in[0].to_string(), " vs ",
-                    s.to_string());
+      MOODNET_CHECK(s == in[0], "Add '", this->name_, "': input shapes differ: ", in[0].to_string(),
+                    " vs ", s.to_string());
     return in[0];
   }
   void call(typename Layer<D>::Inputs x, Tensor<D>& y) const override {

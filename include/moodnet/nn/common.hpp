@@ -46,8 +46,9 @@ class OutputActivation {
     return dz_;
   }
   const Tensor<D>* logits() const {
-    return (kind == Activation::sigmoid || kind == Activation::softmax) && !logits_.empty() ? &logits_
-                                                                                            : nullptr;
+    return (kind == Activation::sigmoid || kind == Activation::softmax) && !logits_.empty()
+               ? &logits_
+               : nullptr;
   }
 
  private:

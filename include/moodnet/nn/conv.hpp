@@ -66,9 +66,12 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
   const Tensor<D>* preactivation() const override { return act_.logits(); }
 
   nlohmann::json config() const override {
-    return {{"filters", opt_.filters},     {"kernel_size", opt_.kernel_size.to_json()},
-            {"strides", opt_.strides.to_json()}, {"padding", to_string(opt_.padding)},
-            {"activation", to_string(opt_.activation)}, {"use_bias", opt_.use_bias},
+    return {{"filters", opt_.filters},
+            {"kernel_size", opt_.kernel_size.to_json()},
+            {"strides", opt_.strides.to_json()},
+            {"padding", to_string(opt_.padding)},
+            {"activation", to_string(opt_.activation)},
+            {"use_bias", opt_.use_bias},
             {"l2", opt_.l2}};
   }
   static Conv2D from_config(const nlohmann::json& j) {
@@ -134,9 +137,11 @@ class DepthwiseConv2D : public LayerBase<D, DepthwiseConv2D<D>> {
     const Shape& s = this->single_input(in, 3);
     c_ = s[2];
     this->clear_parameters();
-    this->add_parameter("depthwise_kernel", {opt_.kernel_size.h, opt_.kernel_size.w, c_, opt_.depth_multiplier},
+    this->add_parameter("depthwise_kernel",
+                        {opt_.kernel_size.h, opt_.kernel_size.w, c_, opt_.depth_multiplier},
                         opt_.depthwise_initializer, true, opt_.l2);
-    if (opt_.use_bias) this->add_parameter("bias", {c_ * opt_.depth_multiplier}, Initializer::zeros);
+    if (opt_.use_bias)
+      this->add_parameter("bias", {c_ * opt_.depth_multiplier}, Initializer::zeros);
     ConvGeometry g = geometry(1, s[0], s[1]);
     return {g.oh, g.ow, g.f};
   }
@@ -153,20 +158,25 @@ class DepthwiseConv2D : public LayerBase<D, DepthwiseConv2D<D>> {
     const Tensor<D>& dz = act_.backward(y, dy, dy_is_preactivation);
     const ConvGeometry g = geometry(x[0]->dim(0), x[0]->dim(1), x[0]->dim(2));
     if (this->wants_param_grads())
-      ops<D>::depthwise_conv2d_backward_params(g, x[0]->data(), dz.data(), this->params_[0]->grad.data(),
-                                               opt_.use_bias ? this->params_[1]->grad.data() : nullptr);
+      ops<D>::depthwise_conv2d_backward_params(
+          g, x[0]->data(), dz.data(), this->params_[0]->grad.data(),
+          opt_.use_bias ? this->params_[1]->grad.data() : nullptr);
     if (dx[0]) {
       dx[0]->resize(x[0]->shape());
-      ops<D>::depthwise_conv2d_backward_data(g, dz.data(), this->params_[0]->value.data(), dx[0]->data());
+      ops<D>::depthwise_conv2d_backward_data(g, dz.data(), this->params_[0]->value.data(),
+                                             dx[0]->data());
     }
   }
   Activation activation() const override { return opt_.activation; }
   const Tensor<D>* preactivation() const override { return act_.logits(); }
 
   nlohmann::json config() const override {
-    return {{"kernel_size", opt_.kernel_size.to_json()}, {"strides", opt_.strides.to_json()},
-            {"padding", to_string(opt_.padding)},        {"depth_multiplier", opt_.depth_multiplier},
-            {"activation", to_string(opt_.activation)},  {"use_bias", opt_.use_bias},
+    return {{"kernel_size", opt_.kernel_size.to_json()},
+            {"strides", opt_.strides.to_json()},
+            {"padding", to_string(opt_.padding)},
+            {"depth_multiplier", opt_.depth_multiplier},
+            {"activation", to_string(opt_.activation)},
+            {"use_bias", opt_.use_bias},
             {"l2", opt_.l2}};
   }
   static DepthwiseConv2D from_config(const nlohmann::json& j) {
@@ -192,7 +202,8 @@ class DepthwiseConv2D : public LayerBase<D, DepthwiseConv2D<D>> {
     const ConvGeometry g = geometry(x.dim(0), x.dim(1), x.dim(2));
     y.resize({g.n, g.oh, g.ow, g.f});
     ops<D>::depthwise_conv2d_forward(g, x.data(), this->params_[0]->value.data(),
-                                     opt_.use_bias ? this->params_[1]->value.data() : nullptr, y.data());
+                                     opt_.use_bias ? this->params_[1]->value.data() : nullptr,
+                                     y.data());
   }
 
   DepthwiseConv2DOptions opt_;
@@ -218,7 +229,8 @@ template <class D>
 class SeparableConv2D : public LayerBase<D, SeparableConv2D<D>> {
  public:
   explicit SeparableConv2D(SeparableConv2DOptions o) : opt_(std::move(o)) {
-    MOODNET_CHECK(opt_.filters > 0, "SeparableConv2D: filters must be positive, got ", opt_.filters);
+    MOODNET_CHECK(opt_.filters > 0, "SeparableConv2D: filters must be positive, got ",
+                  opt_.filters);
     this->name_ = opt_.name;
     act_.kind = opt_.activation;
   }
@@ -229,10 +241,11 @@ class SeparableConv2D : public LayerBase<D, SeparableConv2D<D>> {
     c_ = s[2];
     this->clear_parameters();
     const int64_t cm = c_ * opt_.depth_multiplier;
-    this->add_parameter("depthwise_kernel", {opt_.kernel_size.h, opt_.kernel_size.w, c_, opt_.depth_multiplier},
+    this->add_parameter("depthwise_kernel",
+                        {opt_.kernel_size.h, opt_.kernel_size.w, c_, opt_.depth_multiplier},
                         Initializer::glorot_uniform, true, opt_.l2);
-    this->add_parameter("pointwise_kernel", {1, 1, cm, opt_.filters}, Initializer::glorot_uniform, true,
-                        opt_.l2);
+    this->add_parameter("pointwise_kernel", {1, 1, cm, opt_.filters}, Initializer::glorot_uniform,
+                        true, opt_.l2);
     if (opt_.use_bias) this->add_parameter("bias", {opt_.filters}, Initializer::zeros);
     ConvGeometry g = depthwise_geometry(1, s[0], s[1]);
     return {g.oh, g.ow, opt_.filters};
@@ -260,7 +273,8 @@ class SeparableConv2D : public LayerBase<D, SeparableConv2D<D>> {
     dmid_.resize(mid_.shape());
     ops<D>::conv2d_backward_data(pg, dz.data(), pw.value.data(), dmid_.data());
     if (this->wants_param_grads())
-      ops<D>::depthwise_conv2d_backward_params(dg, x[0]->data(), dmid_.data(), dw.grad.data(), nullptr);
+      ops<D>::depthwise_conv2d_backward_params(dg, x[0]->data(), dmid_.data(), dw.grad.data(),
+                                               nullptr);
     if (dx[0]) {
       dx[0]->resize(x[0]->shape());
       ops<D>::depthwise_conv2d_backward_data(dg, dmid_.data(), dw.value.data(), dx[0]->data());
@@ -306,7 +320,8 @@ class SeparableConv2D : public LayerBase<D, SeparableConv2D<D>> {
     const ConvGeometry dg = depthwise_geometry(x.dim(0), x.dim(1), x.dim(2));
     const ConvGeometry pg = pointwise_geometry(dg);
     mid.resize({dg.n, dg.oh, dg.ow, dg.f});
-    ops<D>::depthwise_conv2d_forward(dg, x.data(), this->params_[0]->value.data(), nullptr, mid.data());
+    ops<D>::depthwise_conv2d_forward(dg, x.data(), this->params_[0]->value.data(), nullptr,
+                                     mid.data());
     y.resize({pg.n, pg.oh, pg.ow, pg.f});
     ops<D>::conv2d_forward(pg, mid.data(), this->params_[1]->value.data(),
                            opt_.use_bias ? this->params_[2]->value.data() : nullptr, y.data());

@@ -27,7 +27,8 @@ class Dense : public LayerBase<D, Dense<D>> {
   std::string type() const override { return "Dense"; }
 
   Shape build(const std::vector<Shape>& in) override {
-    MOODNET_CHECK(in.size() == 1 && in[0].rank() >= 1, "Dense '", this->name_, "': expects one input");
+    MOODNET_CHECK(in.size() == 1 && in[0].rank() >= 1, "Dense '", this->name_,
+                  "': expects one input");
     in_ = in[0][-1];
     this->clear_parameters();
     this->add_parameter("kernel", {in_, opt_.units}, opt_.kernel_initializer, true, opt_.l2);
@@ -49,11 +50,13 @@ class Dense : public LayerBase<D, Dense<D>> {
     const Tensor<D>& dz = act_.backward(y, dy, dy_is_preactivation);
     const int64_t rows = x[0]->size() / in_;
     if (this->wants_param_grads())
-      ops<D>::dense_backward_params(rows, in_, opt_.units, x[0]->data(), dz.data(), this->params_[0]->grad.data(),
+      ops<D>::dense_backward_params(rows, in_, opt_.units, x[0]->data(), dz.data(),
+                                    this->params_[0]->grad.data(),
                                     opt_.use_bias ? this->params_[1]->grad.data() : nullptr);
     if (dx[0]) {
       dx[0]->resize(x[0]->shape());
-      ops<D>::dense_backward_data(rows, in_, opt_.units, dz.data(), this->params_[0]->value.data(), dx[0]->data());
+      ops<D>::dense_backward_data(rows, in_, opt_.units, dz.data(), this->params_[0]->value.data(),
+                                  dx[0]->data());
     }
   }
   Activation activation() const override { return opt_.activation; }

@@ -15,12 +15,15 @@ struct Loss {
   LossKind kind = LossKind::binary_crossentropy;
   bool from_logits = false;  // the model outputs logits (a linear head)
 
-  static Loss binary_crossentropy(bool from_logits = false) { return {LossKind::binary_crossentropy, from_logits}; }
+  static Loss binary_crossentropy(bool from_logits = false) {
+    return {LossKind::binary_crossentropy, from_logits};
+  }
   static Loss categorical_crossentropy(bool from_logits = false) {
     return {LossKind::categorical_crossentropy, from_logits};
   }
   std::string name() const {
-    return kind == LossKind::binary_crossentropy ? "binary_crossentropy" : "categorical_crossentropy";
+    return kind == LossKind::binary_crossentropy ? "binary_crossentropy"
+                                                 : "categorical_crossentropy";
   }
 };
 
@@ -37,7 +40,8 @@ LossResult<D> compute_loss(const Loss& loss, const Model<D>& model, const Tensor
                            const Tensor<D>& target, Tensor<D>* grad) {
   using T = typename D::value_type;
   MOODNET_CHECK(output.shape() == target.shape(), "loss ", loss.name(), ": target shape ",
-                target.shape().to_string(), " does not match the model output ", output.shape().to_string());
+                target.shape().to_string(), " does not match the model output ",
+                output.shape().to_string());
   const int64_t n = output.dim(0);
   const int64_t k = output.size() / std::max<int64_t>(n, 1);
   // The gradient of the mean the value reports: binary cross-entropy averages over samples AND
@@ -55,7 +59,8 @@ LossResult<D> compute_loss(const Loss& loss, const Model<D>& model, const Tensor
       r.value = ops<D>::bce_from_logits(output.size(), logits->data(), target.data(), g, scale);
       r.grad_is_preactivation = true;
     } else {
-      r.value = ops<D>::bce_from_probabilities(output.size(), output.data(), target.data(), g, scale);
+      r.value =
+          ops<D>::bce_from_probabilities(output.size(), output.data(), target.data(), g, scale);
     }
     r.value /= double(output.size());  // Keras: mean over samples and outputs
     (void)k;
@@ -63,9 +68,10 @@ LossResult<D> compute_loss(const Loss& loss, const Model<D>& model, const Tensor
     if (loss.from_logits) {
       r.value = ops<D>::softmax_cce(n, k, output.data(), target.data(), g, scale);
     } else {
-      MOODNET_CHECK(head == Activation::softmax && logits, "categorical_crossentropy needs a softmax head "
-                    "(or from_logits=true); the output layer '", model.output_layer().name(), "' has activation ",
-                    to_string(head));
+      MOODNET_CHECK(head == Activation::softmax && logits,
+                    "categorical_crossentropy needs a softmax head "
+                    "(or from_logits=true); the output layer '",
+                    model.output_layer().name(), "' has activation ", to_string(head));
       r.value = ops<D>::softmax_cce(n, k, logits->data(), target.data(), g, scale);
       r.grad_is_preactivation = true;
     }
@@ -79,11 +85,15 @@ template <class D>
 double loss_value(const Loss& loss, const Tensor<D>& output, const Tensor<D>& target) {
   const int64_t n = output.dim(0);
   if (loss.kind == LossKind::binary_crossentropy)
-    return (loss.from_logits ? ops<D>::bce_from_logits(output.size(), output.data(), target.data(), nullptr, 0)
-                             : ops<D>::bce_from_probabilities(output.size(), output.data(), target.data(), nullptr, 0)) /
+    return (loss.from_logits
+                ? ops<D>::bce_from_logits(output.size(), output.data(), target.data(), nullptr, 0)
+                : ops<D>::bce_from_probabilities(output.size(), output.data(), target.data(),
+                                                 nullptr, 0)) /
            double(output.size());
-  MOODNET_CHECK(loss.from_logits, "categorical_crossentropy on probabilities: use from_logits or a model");
-  return ops<D>::softmax_cce(n, output.size() / n, output.data(), target.data(), nullptr, 0) / double(n);
+  MOODNET_CHECK(loss.from_logits,
+                "categorical_crossentropy on probabilities: use from_logits or a model");
+  return ops<D>::softmax_cce(n, output.size() / n, output.data(), target.data(), nullptr, 0) /
+         double(n);
 }
 
 }  // namespace moodnet

@@ -24,7 +24,8 @@ inline std::string keras_snake_case(const std::string& type) {
   std::string s;
   for (size_t i = 0; i < type.size(); ++i) {
     const char c = type[i];
-    if (i > 0 && upper(c) && (lower(type[i - 1]) || (i + 1 < type.size() && lower_or_digit(type[i + 1]))))
+    if (i > 0 && upper(c) &&
+        (lower(type[i - 1]) || (i + 1 < type.size() && lower_or_digit(type[i + 1]))))
       s += '_';
     s += upper(c) ? char(c - 'A' + 'a') : c;
   }
@@ -82,14 +83,12 @@ class Model {
 
   // Appends a layer after the last one (Sequential style).
   template <class L>
-    requires std::derived_from<L, Layer<D>>
-  NodeId add(L layer) {
+  requires std::derived_from<L, Layer<D>> NodeId add(L layer) {
     return add(std::make_unique<L>(std::move(layer)), {output()});
   }
   // Adds a layer fed by the given nodes (functional style, e.g. Add of two branches).
   template <class L>
-    requires std::derived_from<L, Layer<D>>
-  NodeId add(L layer, std::vector<NodeId> inputs) {
+  requires std::derived_from<L, Layer<D>> NodeId add(L layer, std::vector<NodeId> inputs) {
     return add(std::make_unique<L>(std::move(layer)), std::move(inputs));
   }
   NodeId add(std::unique_ptr<Layer<D>> layer, std::vector<NodeId> inputs) {
@@ -103,13 +102,14 @@ class Model {
     }
     if (layer->name().empty()) layer->set_name(unique_name(keras_snake_case(layer->type())));
     for (size_t i = 1; i < nodes_.size(); ++i)
-      MOODNET_CHECK(nodes_[i].layer->name() != layer->name(), "Model::add: a layer named '", layer->name(),
-                    "' already exists");
+      MOODNET_CHECK(nodes_[i].layer->name() != layer->name(), "Model::add: a layer named '",
+                    layer->name(), "' already exists");
     Node n;
     n.shape = layer->build(shapes);
     const auto id = static_cast<NodeId>(nodes_.size());
     layer->initialize(seed_, static_cast<uint64_t>(id));
-    if (auto* d = dynamic_cast<Dropout<D>*>(layer.get())) d->set_stream(stream_id(0xd0, static_cast<uint64_t>(id)));
+    if (auto* d = dynamic_cast<Dropout<D>*>(layer.get()))
+      d->set_stream(stream_id(0xd0, static_cast<uint64_t>(id)));
     n.layer = std::move(layer);
     n.inputs = std::move(inputs);
     nodes_.push_back(std::move(n));
@@ -146,7 +146,8 @@ class Model {
   }
   bool is_sequential() const {
     for (size_t i = 1; i < nodes_.size(); ++i)
-      if (nodes_[i].inputs.size() != 1 || nodes_[i].inputs[0] != static_cast<NodeId>(i) - 1) return false;
+      if (nodes_[i].inputs.size() != 1 || nodes_[i].inputs[0] != static_cast<NodeId>(i) - 1)
+        return false;
     return true;
   }
 
@@ -250,7 +251,8 @@ class Model {
       ops<D>::copy(bn * in_elems, x.data() + b0 * in_elems, xb.data());
       for (size_t i = 1; i < nodes_.size(); ++i) {
         ins.clear();
-        for (NodeId j : nodes_[i].inputs) ins.push_back(j == 0 ? &xb : &outs[static_cast<size_t>(j)]);
+        for (NodeId j : nodes_[i].inputs)
+          ins.push_back(j == 0 ? &xb : &outs[static_cast<size_t>(j)]);
         nodes_[i].layer->call(ins, outs[i]);
       }
       ops<D>::copy(bn * out_elems, outs.back().data(), result.data() + b0 * out_elems);
@@ -267,11 +269,14 @@ class Model {
       if (static_cast<int>(s.size()) < w) s.append(static_cast<size_t>(w) - s.size(), ' ');
       return s;
     };
-    std::string out = "Model: \"" + name_ + "\"\n" + std::string(static_cast<size_t>(width), '_') + "\n";
+    std::string out =
+        "Model: \"" + name_ + "\"\n" + std::string(static_cast<size_t>(width), '_') + "\n";
     out += pad(" Layer (type)", w1) + pad("Output Shape", w2) + pad("Param #", w3) +
            (graph ? "Connected to" : "") + "\n";
     out += std::string(static_cast<size_t>(width), '=') + "\n";
-    if (graph) out += pad(" input (InputLayer)", w1) + pad(input_shape_.to_string(true), w2) + pad("0", w3) + "\n";
+    if (graph)
+      out += pad(" input (InputLayer)", w1) + pad(input_shape_.to_string(true), w2) + pad("0", w3) +
+             "\n";
     for (size_t i = 1; i < nodes_.size(); ++i) {
       const Layer<D>& l = *nodes_[i].layer;
       int64_t n = 0;
@@ -282,7 +287,8 @@ class Model {
       if (graph) {
         std::string conn;
         for (NodeId j : nodes_[i].inputs)
-          conn += (conn.empty() ? "" : ", ") + (j == 0 ? std::string("input") : nodes_[static_cast<size_t>(j)].layer->name());
+          conn += (conn.empty() ? "" : ", ") +
+                  (j == 0 ? std::string("input") : nodes_[static_cast<size_t>(j)].layer->name());
         line += conn;
       }
       out += line + "\n";
@@ -321,12 +327,13 @@ class Model {
   }
   void check_input(const Tensor<D>& x) const {
     MOODNET_CHECK(x.rank() == input_shape_.rank() + 1 && x.shape().without_batch() == input_shape_,
-                  "model '", name_, "' expects input (N, ", input_shape_.to_string().substr(1), " but got ",
-                  x.shape().to_string());
+                  "model '", name_, "' expects input (N, ", input_shape_.to_string().substr(1),
+                  " but got ", x.shape().to_string());
   }
   void gather(size_t i, std::vector<const Tensor<D>*>& ins) const {
     ins.clear();
-    for (NodeId j : nodes_[i].inputs) ins.push_back(j == 0 ? input_ : &nodes_[static_cast<size_t>(j)].out);
+    for (NodeId j : nodes_[i].inputs)
+      ins.push_back(j == 0 ? input_ : &nodes_[static_cast<size_t>(j)].out);
   }
   // A node needs backward if it has trainable weights or an upstream node does; a node wants its
   // output gradient if it needs backward. The input node never does, so the first layer skips

@@ -39,8 +39,9 @@ class BatchNormalization : public LayerBase<D, BatchNormalization<D>> {
     const Tensor<D>& in = *x[0];
     const int64_t c = channels(in);
     y.resize(in.shape());
-    ops<D>::batch_norm_infer_forward(in.size() / c, c, T(opt_.epsilon), in.data(), p(0).value.data(),
-                                     p(1).value.data(), p(2).value.data(), p(3).value.data(), y.data());
+    ops<D>::batch_norm_infer_forward(in.size() / c, c, T(opt_.epsilon), in.data(),
+                                     p(0).value.data(), p(1).value.data(), p(2).value.data(),
+                                     p(3).value.data(), y.data());
   }
 
   void forward_train(typename Layer<D>::Inputs x, Tensor<D>& y, const TrainStep&) override {
@@ -68,16 +69,18 @@ class BatchNormalization : public LayerBase<D, BatchNormalization<D>> {
       zeros_.resize({c});
       ops<D>::fill(c, T(0), zeros_.data());
       dx[0]->resize(in.shape());
-      ops<D>::batch_norm_infer_forward(rows, c, T(opt_.epsilon), dy.data(), p(0).value.data(), zeros_.data(),
-                                       zeros_.data(), p(3).value.data(), dx[0]->data());
+      ops<D>::batch_norm_infer_forward(rows, c, T(opt_.epsilon), dy.data(), p(0).value.data(),
+                                       zeros_.data(), zeros_.data(), p(3).value.data(),
+                                       dx[0]->data());
       return;
     }
     scratch_.resize({2 * c});
     // The kernel always produces dx; route it to a scratch buffer when the caller needs none.
     Tensor<D>& out = dx[0] ? *dx[0] : dx_scratch_;
     out.resize(in.shape());
-    ops<D>::batch_norm_backward(rows, c, dy.data(), xhat_.data(), p(0).value.data(), inv_std_.data(),
-                                out.data(), p(0).grad.data(), p(1).grad.data(), scratch_.data());
+    ops<D>::batch_norm_backward(rows, c, dy.data(), xhat_.data(), p(0).value.data(),
+                                inv_std_.data(), out.data(), p(0).grad.data(), p(1).grad.data(),
+                                scratch_.data());
   }
 
   nlohmann::json config() const override {
@@ -95,8 +98,8 @@ class BatchNormalization : public LayerBase<D, BatchNormalization<D>> {
   const Parameter<D>& p(int i) const { return *this->params_[static_cast<size_t>(i)]; }
   int64_t channels(const Tensor<D>& in) const {
     const int64_t c = p(0).value.size();
-    MOODNET_CHECK(in.rank() >= 2 && in.dim(-1) == c, "BatchNormalization '", this->name_, "': input ",
-                  in.shape().to_string(), " does not have ", c, " channels");
+    MOODNET_CHECK(in.rank() >= 2 && in.dim(-1) == c, "BatchNormalization '", this->name_,
+                  "': input ", in.shape().to_string(), " does not have ", c, " channels");
     return c;
   }
   BatchNormalizationOptions opt_;

@@ -73,7 +73,8 @@ class Pooling2D : public LayerBase<D, Derived> {
 template <class D>
 class MaxPooling2D : public detail::Pooling2D<D, MaxPooling2D<D>, true> {
  public:
-  explicit MaxPooling2D(Pooling2DOptions o = {}) : detail::Pooling2D<D, MaxPooling2D<D>, true>(std::move(o)) {}
+  explicit MaxPooling2D(Pooling2DOptions o = {})
+      : detail::Pooling2D<D, MaxPooling2D<D>, true>(std::move(o)) {}
   std::string type() const override { return "MaxPooling2D"; }
 };
 
@@ -95,17 +96,21 @@ class GlobalAveragePooling2D : public LayerBase<D, GlobalAveragePooling2D<D>> {
   void call(typename Layer<D>::Inputs x, Tensor<D>& y) const override {
     const Tensor<D>& in = *x[0];
     y.resize({in.dim(0), in.dim(3)});
-    ops<D>::global_avg_pool_forward(in.dim(0), in.dim(1) * in.dim(2), in.dim(3), in.data(), y.data());
+    ops<D>::global_avg_pool_forward(in.dim(0), in.dim(1) * in.dim(2), in.dim(3), in.data(),
+                                    y.data());
   }
   void backward(typename Layer<D>::Inputs x, const Tensor<D>&, const Tensor<D>& dy,
                 typename Layer<D>::InputGrads dx, bool) override {
     if (!dx[0]) return;
     const Tensor<D>& in = *x[0];
     dx[0]->resize(in.shape());
-    ops<D>::global_avg_pool_backward(in.dim(0), in.dim(1) * in.dim(2), in.dim(3), dy.data(), dx[0]->data());
+    ops<D>::global_avg_pool_backward(in.dim(0), in.dim(1) * in.dim(2), in.dim(3), dy.data(),
+                                     dx[0]->data());
   }
   nlohmann::json config() const override { return nlohmann::json::object(); }
-  static GlobalAveragePooling2D from_config(const nlohmann::json&) { return GlobalAveragePooling2D(); }
+  static GlobalAveragePooling2D from_config(const nlohmann::json&) {
+    return GlobalAveragePooling2D();
+  }
 };
 
 }  // namespace moodnet

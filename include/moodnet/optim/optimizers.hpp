@@ -82,8 +82,8 @@ class SGD : public Optimizer<D> {
  protected:
   int num_slots() const override { return 1; }
   void update(Parameter<D>& p, std::vector<Tensor<D>>& s) override {
-    ops<D>::sgd_update(p.value.size(), T(this->lr_), T(o_.momentum), o_.nesterov, p.value.data(), p.grad.data(),
-                       s[0].data());
+    ops<D>::sgd_update(p.value.size(), T(this->lr_), T(o_.momentum), o_.nesterov, p.value.data(),
+                       p.grad.data(), s[0].data());
   }
   SGDOptions o_;
 };
@@ -108,8 +108,8 @@ class RMSprop : public Optimizer<D> {
  protected:
   int num_slots() const override { return 1; }
   void update(Parameter<D>& p, std::vector<Tensor<D>>& s) override {
-    ops<D>::rmsprop_update(p.value.size(), T(this->lr_), T(o_.rho), T(o_.epsilon), p.value.data(), p.grad.data(),
-                           s[0].data());
+    ops<D>::rmsprop_update(p.value.size(), T(this->lr_), T(o_.rho), T(o_.epsilon), p.value.data(),
+                           p.grad.data(), s[0].data());
   }
   RMSpropOptions o_;
 };
@@ -128,7 +128,10 @@ class Adam : public Optimizer<D> {
   explicit Adam(AdamOptions o = {}) : Optimizer<D>(o.learning_rate), o_(o) {}
   std::string name() const override { return "Adam"; }
   nlohmann::json config() const override {
-    return {{"learning_rate", this->lr_}, {"beta_1", o_.beta_1}, {"beta_2", o_.beta_2}, {"epsilon", o_.epsilon}};
+    return {{"learning_rate", this->lr_},
+            {"beta_1", o_.beta_1},
+            {"beta_2", o_.beta_2},
+            {"epsilon", o_.epsilon}};
   }
   std::unique_ptr<Optimizer<D>> clone() const override { return std::make_unique<Adam>(*this); }
 
@@ -139,8 +142,8 @@ class Adam : public Optimizer<D> {
     lr_t_ = this->lr_ * std::sqrt(1 - std::pow(o_.beta_2, t)) / (1 - std::pow(o_.beta_1, t));
   }
   void update(Parameter<D>& p, std::vector<Tensor<D>>& s) override {
-    ops<D>::adam_update(p.value.size(), T(lr_t_), T(o_.beta_1), T(o_.beta_2), T(o_.epsilon), p.value.data(),
-                        p.grad.data(), s[0].data(), s[1].data());
+    ops<D>::adam_update(p.value.size(), T(lr_t_), T(o_.beta_1), T(o_.beta_2), T(o_.epsilon),
+                        p.value.data(), p.grad.data(), s[0].data(), s[1].data());
   }
   AdamOptions o_;
   double lr_t_ = 0;
@@ -148,7 +151,8 @@ class Adam : public Optimizer<D> {
 
 // Builds an optimizer from its name and config (model files, command lines).
 template <class D>
-std::unique_ptr<Optimizer<D>> make_optimizer(const std::string& name, const nlohmann::json& cfg = {}) {
+std::unique_ptr<Optimizer<D>> make_optimizer(const std::string& name,
+                                             const nlohmann::json& cfg = {}) {
   auto get = [&](const char* k, double def) { return cfg.is_object() ? cfg.value(k, def) : def; };
   if (name == "adam" || name == "Adam")
     return std::make_unique<Adam<D>>(AdamOptions{get("learning_rate", 1e-3), get("beta_1", 0.9),
@@ -157,8 +161,9 @@ std::unique_ptr<Optimizer<D>> make_optimizer(const std::string& name, const nloh
     return std::make_unique<RMSprop<D>>(
         RMSpropOptions{get("learning_rate", 1e-3), get("rho", 0.9), get("epsilon", 1e-7)});
   if (name == "sgd" || name == "SGD")
-    return std::make_unique<SGD<D>>(SGDOptions{get("learning_rate", 1e-2), get("momentum", 0.0),
-                                               cfg.is_object() ? cfg.value("nesterov", false) : false});
+    return std::make_unique<SGD<D>>(
+        SGDOptions{get("learning_rate", 1e-2), get("momentum", 0.0),
+                   cfg.is_object() ? cfg.value("nesterov", false) : false});
   MOODNET_FAIL("unknown optimizer '", name, "' (expected adam, rmsprop or sgd)");
 }
 

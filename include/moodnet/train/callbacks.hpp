@@ -61,7 +61,8 @@ class EarlyStopping : public Callback<D> {
   explicit EarlyStopping(EarlyStoppingOptions o = {}) : o_(std::move(o)) {}
   void on_train_begin(TrainingState<D>&) override {
     maximise_ = detail::monitor_maximises(o_.monitor, o_.mode);
-    best_ = maximise_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    best_ = maximise_ ? -std::numeric_limits<double>::infinity()
+                      : std::numeric_limits<double>::infinity();
     wait_ = 0;
     stopped_epoch_ = -1;
     best_epoch_ = -1;
@@ -118,11 +119,13 @@ template <class D>
 class ReduceLROnPlateau : public Callback<D> {
  public:
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions o = {}) : o_(std::move(o)) {
-    MOODNET_CHECK(o_.factor > 0 && o_.factor < 1, "ReduceLROnPlateau: factor must be in (0, 1), got ", o_.factor);
+    MOODNET_CHECK(o_.factor > 0 && o_.factor < 1,
+                  "ReduceLROnPlateau: factor must be in (0, 1), got ", o_.factor);
   }
   void on_train_begin(TrainingState<D>&) override {
     maximise_ = detail::monitor_maximises(o_.monitor, o_.mode);
-    best_ = maximise_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    best_ = maximise_ ? -std::numeric_limits<double>::infinity()
+                      : std::numeric_limits<double>::infinity();
     wait_ = cooldown_left_ = 0;
   }
   void on_epoch_end(int, const Logs& logs, TrainingState<D>& s) override {

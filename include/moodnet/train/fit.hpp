@@ -18,15 +18,17 @@
 namespace moodnet {
 
 struct History {
-  std::vector<std::string> keys;                        // in first-seen order
-  std::map<std::string, std::vector<double>> values;   // key -> one value per epoch
+  std::vector<std::string> keys;                      // in first-seen order
+  std::map<std::string, std::vector<double>> values;  // key -> one value per epoch
   void append(const Logs& logs) {
     for (const auto& [k, v] : logs) {
       if (!values.count(k)) keys.push_back(k);
       values[k].push_back(v);
     }
   }
-  int epochs() const { return values.empty() ? 0 : static_cast<int>(values.begin()->second.size()); }
+  int epochs() const {
+    return values.empty() ? 0 : static_cast<int>(values.begin()->second.size());
+  }
   const std::vector<double>& operator[](const std::string& k) const {
     auto it = values.find(k);
     MOODNET_CHECK(it != values.end(), "history has no '", k, "'");
@@ -38,9 +40,9 @@ struct FitOptions {
   int epochs = 1;
   int64_t batch_size = 32;
   bool shuffle = true;
-  uint64_t seed = 0;               // shuffling and dropout
-  Dataset* validation = nullptr;   // evaluated after every epoch (val_loss, val_accuracy)
-  int verbose = 1;                 // 0: silent, 1: one line per epoch
+  uint64_t seed = 0;              // shuffling and dropout
+  Dataset* validation = nullptr;  // evaluated after every epoch (val_loss, val_accuracy)
+  int verbose = 1;                // 0: silent, 1: one line per epoch
   std::ostream* log = &std::cout;
   const std::atomic<bool>* stop_requested = nullptr;  // e.g. set by a SIGINT handler
   // Called after every batch with (batch index, batches per epoch, running logs).
@@ -95,7 +97,8 @@ double l2_penalty(Model<D>& model) {
 }  // namespace detail
 
 template <class D>
-Evaluation evaluate(const Model<D>& model, const Loss& loss, Dataset& data, int64_t batch_size = 32) {
+Evaluation evaluate(const Model<D>& model, const Loss& loss, Dataset& data,
+                    int64_t batch_size = 32) {
   MOODNET_CHECK(data.size() > 0, "evaluate: empty dataset");
   Evaluation e;
   Tensor<Cpu> xh, yh;
@@ -120,15 +123,17 @@ Evaluation evaluate(const Model<D>& model, const Loss& loss, Dataset& data, int6
 }
 
 template <class D>
-History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset& train, const FitOptions& opt,
-            const std::vector<Callback<D>*>& callbacks = {}) {
+History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset& train,
+            const FitOptions& opt, const std::vector<Callback<D>*>& callbacks = {}) {
   MOODNET_CHECK(train.size() > 0, "fit: the training set is empty");
   MOODNET_CHECK(opt.batch_size > 0, "fit: batch_size must be positive, got ", opt.batch_size);
   MOODNET_CHECK(opt.epochs >= 0, "fit: epochs must be >= 0, got ", opt.epochs);
   MOODNET_CHECK(train.sample_shape() == model.input_shape(), "fit: samples of shape ",
-                train.sample_shape().to_string(), " do not fit the model input ", model.input_shape().to_string());
+                train.sample_shape().to_string(), " do not fit the model input ",
+                model.input_shape().to_string());
   MOODNET_CHECK(train.target_shape() == model.output_shape(), "fit: targets of shape ",
-                train.target_shape().to_string(), " do not fit the model output ", model.output_shape().to_string());
+                train.target_shape().to_string(), " do not fit the model output ",
+                model.output_shape().to_string());
   History history;
   TrainingState<D> state{model, optimizer};
   for (auto* cb : callbacks) cb->on_train_begin(state);
@@ -166,7 +171,9 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
       correct += detail::count_correct(out, y, loss.from_logits);
       seen += b1 - b0;
       if (opt.on_batch)
-        opt.on_batch(epoch, b, batches, Logs{{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}});
+        opt.on_batch(
+            epoch, b, batches,
+            Logs{{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}});
       if (opt.stop_requested && opt.stop_requested->load()) {
         interrupted = true;
         break;
@@ -179,13 +186,14 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
       logs["val_accuracy"] = v.accuracy;
     }
     logs["lr"] = optimizer.learning_rate();
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     logs["seconds"] = secs;
     history.append(logs);
     if (opt.verbose && opt.log) {
       char line[256];
-      std::snprintf(line, sizeof line, "Epoch %d/%d - %.2fs - loss: %.4f - accuracy: %.4f", epoch + 1, opt.epochs,
-                    secs, logs["loss"], logs["accuracy"]);
+      std::snprintf(line, sizeof line, "Epoch %d/%d - %.2fs - loss: %.4f - accuracy: %.4f",
+                    epoch + 1, opt.epochs, secs, logs["loss"], logs["accuracy"]);
       *opt.log << line;
       if (logs.count("val_loss")) {
         std::snprintf(line, sizeof line, " - val_loss: %.4f - val_accuracy: %.4f", logs["val_loss"],

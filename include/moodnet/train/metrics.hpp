@@ -39,19 +39,22 @@ struct ClassificationReport {
   std::string to_string() const {
     std::string out;
     char line[256];
-    std::snprintf(line, sizeof line, "%14s %9s %9s %9s %9s\n", "", "precision", "recall", "f1-score", "support");
+    std::snprintf(line, sizeof line, "%14s %9s %9s %9s %9s\n", "", "precision", "recall",
+                  "f1-score", "support");
     out += line;
     for (size_t k = 0; k < class_names.size(); ++k) {
-      std::snprintf(line, sizeof line, "%14s %9.2f %9.2f %9.2f %9lld\n", class_names[k].c_str(), precision[k],
-                    recall[k], f1[k], static_cast<long long>(support[k]));
+      std::snprintf(line, sizeof line, "%14s %9.2f %9.2f %9.2f %9lld\n", class_names[k].c_str(),
+                    precision[k], recall[k], f1[k], static_cast<long long>(support[k]));
       out += line;
     }
     std::snprintf(line, sizeof line, "\n%14s %9s %9s %9.2f %9lld\n", "accuracy", "", "", accuracy,
                   static_cast<long long>(n));
     out += line;
-    auto mean = [](const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); };
-    std::snprintf(line, sizeof line, "%14s %9.2f %9.2f %9.2f %9lld\n", "macro avg", mean(precision), mean(recall),
-                  mean(f1), static_cast<long long>(n));
+    auto mean = [](const std::vector<double>& v) {
+      return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+    };
+    std::snprintf(line, sizeof line, "%14s %9.2f %9.2f %9.2f %9lld\n", "macro avg", mean(precision),
+                  mean(recall), mean(f1), static_cast<long long>(n));
     out += line;
     double wp = 0, wr = 0, wf = 0;
     for (size_t k = 0; k < class_names.size(); ++k) {
@@ -59,8 +62,8 @@ struct ClassificationReport {
       wr += recall[k] * double(support[k]);
       wf += f1[k] * double(support[k]);
     }
-    std::snprintf(line, sizeof line, "%14s %9.2f %9.2f %9.2f %9lld\n", "weighted avg", wp / double(n), wr / double(n),
-                  wf / double(n), static_cast<long long>(n));
+    std::snprintf(line, sizeof line, "%14s %9.2f %9.2f %9.2f %9lld\n", "weighted avg",
+                  wp / double(n), wr / double(n), wf / double(n), static_cast<long long>(n));
     out += line;
     out += "\nconfusion matrix (rows: true, columns: predicted)\n";
     std::snprintf(line, sizeof line, "%14s", "");
@@ -83,17 +86,19 @@ struct ClassificationReport {
   }
 };
 
-inline ClassificationReport classification_report(const std::vector<int>& truth, const std::vector<int>& predicted,
+inline ClassificationReport classification_report(const std::vector<int>& truth,
+                                                  const std::vector<int>& predicted,
                                                   const std::vector<std::string>& class_names) {
-  MOODNET_CHECK(truth.size() == predicted.size(), "classification_report: ", truth.size(), " labels but ",
-                predicted.size(), " predictions");
+  MOODNET_CHECK(truth.size() == predicted.size(), "classification_report: ", truth.size(),
+                " labels but ", predicted.size(), " predictions");
   const size_t k = class_names.size();
   ClassificationReport r;
   r.class_names = class_names;
   r.confusion.assign(k, std::vector<int64_t>(k, 0));
   for (size_t i = 0; i < truth.size(); ++i) {
-    MOODNET_CHECK(truth[i] >= 0 && size_t(truth[i]) < k && predicted[i] >= 0 && size_t(predicted[i]) < k,
-                  "classification_report: label out of range at sample ", i);
+    MOODNET_CHECK(
+        truth[i] >= 0 && size_t(truth[i]) < k && predicted[i] >= 0 && size_t(predicted[i]) < k,
+        "classification_report: label out of range at sample ", i);
     ++r.confusion[size_t(truth[i])][size_t(predicted[i])];
   }
   r.n = static_cast<int64_t>(truth.size());
@@ -105,7 +110,8 @@ inline ClassificationReport classification_report(const std::vector<int>& truth,
       sup += r.confusion[c][o];
     }
     correct += tp;
-    const double p = pred ? double(tp) / double(pred) : 0.0, rc = sup ? double(tp) / double(sup) : 0.0;
+    const double p = pred ? double(tp) / double(pred) : 0.0,
+                 rc = sup ? double(tp) / double(sup) : 0.0;
     r.precision.push_back(p);
     r.recall.push_back(rc);
     r.f1.push_back(p + rc > 0 ? 2 * p * rc / (p + rc) : 0.0);

@@ -34,18 +34,18 @@ inline void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
     ldb = N;
   }
 MOODNET_OMP(omp parallel for schedule(static) if (parallel && M * N * K > 32768))
-  for (int64_t i = 0; i < M; ++i) {
-    float* __restrict c = C + i * ldc;
-    if (beta == 0.0f)
-      for (int64_t j = 0; j < N; ++j) c[j] = 0.0f;
-    else if (beta != 1.0f)
-      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
-    for (int64_t k = 0; k < K; ++k) {
-      const float a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
-      const float* __restrict b = B + k * ldb;
-      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
-    }
+for (int64_t i = 0; i < M; ++i) {
+  float* __restrict c = C + i * ldc;
+  if (beta == 0.0f)
+    for (int64_t j = 0; j < N; ++j) c[j] = 0.0f;
+  else if (beta != 1.0f)
+    for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+  for (int64_t k = 0; k < K; ++k) {
+    const float a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
+    const float* __restrict b = B + k * ldb;
+    for (int64_t j = 0; j < N; ++j) c[j] += a * b[j];
   }
+}
 }
 
 }  // namespace moodnet::cpu

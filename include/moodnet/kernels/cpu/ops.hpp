@@ -63,8 +63,8 @@ inline bool is_pointwise(const ConvGeometry& g) {
 inline void add_bias_rows(int64_t rows, int64_t f, const float* b, float* y) {
   if (!b) return;
 MOODNET_OMP(omp parallel for schedule(static) if (rows * f > 65536))
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < f; ++j) y[r * f + j] += b[j];
+for (int64_t r = 0; r < rows; ++r)
+  for (int64_t j = 0; j < f; ++j) y[r * f + j] += b[j];
 }
 
 // db(F) += column sums of dy(rows, F), in row order.
@@ -83,8 +83,8 @@ template <>
 struct ops<Cpu> : naive_ops<float> {
   using T = float;
 
-  static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-                   const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  static void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                   int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
     cpu::gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   }
 
@@ -95,13 +95,13 @@ struct ops<Cpu> : naive_ops<float> {
       cpu::gemm(false, false, g.n * pix, g.f, g.c, 1.0f, x, g.c, w, g.f, 0.0f, y, g.f);
     } else {
 MOODNET_OMP(omp parallel for schedule(static))
-      for (int64_t n = 0; n < g.n; ++n) {
-        static thread_local std::vector<float> col_buf;
-        float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
-        cpu::im2col(g, x + n * g.h * g.w * g.c, col);
-        cpu::gemm(false, false, pix, g.f, kkc, 1.0f, col, kkc, w, g.f, 0.0f, y + n * pix * g.f, g.f,
-                  false);
-      }
+for (int64_t n = 0; n < g.n; ++n) {
+  static thread_local std::vector<float> col_buf;
+  float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
+  cpu::im2col(g, x + n * g.h * g.w * g.c, col);
+  cpu::gemm(false, false, pix, g.f, kkc, 1.0f, col, kkc, w, g.f, 0.0f, y + n * pix * g.f, g.f,
+            false);
+}
     }
     cpu::add_bias_rows(g.n * pix, g.f, b, y);
   }
@@ -114,14 +114,15 @@ MOODNET_OMP(omp parallel for schedule(static))
       return;
     }
 MOODNET_OMP(omp parallel for schedule(static))
-    for (int64_t n = 0; n < g.n; ++n) {
-      static thread_local std::vector<float> col_buf;
-      float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
-      cpu::gemm(false, true, pix, kkc, g.f, 1.0f, dy + n * pix * g.f, g.f, w, g.f, 0.0f, col, kkc, false);
-      float* dxn = dx + n * g.h * g.w * g.c;
-      std::fill(dxn, dxn + g.h * g.w * g.c, 0.0f);
-      cpu::col2im_add(g, col, dxn);
-    }
+for (int64_t n = 0; n < g.n; ++n) {
+  static thread_local std::vector<float> col_buf;
+  float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
+  cpu::gemm(false, true, pix, kkc, g.f, 1.0f, dy + n * pix * g.f, g.f, w, g.f, 0.0f, col, kkc,
+            false);
+  float* dxn = dx + n * g.h * g.w * g.c;
+  std::fill(dxn, dxn + g.h * g.w * g.c, 0.0f);
+  cpu::col2im_add(g, col, dxn);
+}
   }
 
   // dw:(KH,KW,C,F) += sum over images of col^T * dy; db:(F) += column sums of dy.
@@ -134,36 +135,39 @@ MOODNET_OMP(omp parallel for schedule(static))
       static thread_local std::vector<float> partial_buf;
       float* partial = cpu::detail::scratch(partial_buf, static_cast<size_t>(groups * wsize));
 MOODNET_OMP(omp parallel for schedule(static))
-      for (int64_t gi = 0; gi < groups; ++gi) {
-        static thread_local std::vector<float> col_buf;
-        float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
-        float* acc = partial + gi * wsize;
-        std::fill(acc, acc + wsize, 0.0f);
-        for (int64_t n = gi * g.n / groups; n < (gi + 1) * g.n / groups; ++n) {
-          cpu::im2col(g, x + n * g.h * g.w * g.c, col);
-          cpu::gemm(true, false, kkc, g.f, pix, 1.0f, col, kkc, dy + n * pix * g.f, g.f, 1.0f, acc, g.f,
-                    false);
-        }
-      }
+for (int64_t gi = 0; gi < groups; ++gi) {
+  static thread_local std::vector<float> col_buf;
+  float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
+  float* acc = partial + gi * wsize;
+  std::fill(acc, acc + wsize, 0.0f);
+  for (int64_t n = gi * g.n / groups; n < (gi + 1) * g.n / groups; ++n) {
+    cpu::im2col(g, x + n * g.h * g.w * g.c, col);
+    cpu::gemm(true, false, kkc, g.f, pix, 1.0f, col, kkc, dy + n * pix * g.f, g.f, 1.0f, acc, g.f,
+              false);
+  }
+}
 MOODNET_OMP(omp parallel for schedule(static) if (wsize > 65536))
-      for (int64_t i = 0; i < wsize; ++i) {
-        float s = dw[i];
-        for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * wsize + i];
-        dw[i] = s;
-      }
+for (int64_t i = 0; i < wsize; ++i) {
+  float s = dw[i];
+  for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * wsize + i];
+  dw[i] = s;
+}
     }
     cpu::bias_grad(g.n * pix, g.f, dy, db);
   }
 
   // x:(N,in) w:(in,out) b:(out)|null y:(N,out)
-  static void dense_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b, T* y) {
+  static void dense_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b,
+                            T* y) {
     cpu::gemm(false, false, n, out, in, 1.0f, x, in, w, out, 0.0f, y, out);
     cpu::add_bias_rows(n, out, b, y);
   }
-  static void dense_backward_data(int64_t n, int64_t in, int64_t out, const T* dy, const T* w, T* dx) {
+  static void dense_backward_data(int64_t n, int64_t in, int64_t out, const T* dy, const T* w,
+                                  T* dx) {
     cpu::gemm(false, true, n, in, out, 1.0f, dy, out, w, out, 0.0f, dx, in);
   }
-  static void dense_backward_params(int64_t n, int64_t in, int64_t out, const T* x, const T* dy, T* dw, T* db) {
+  static void dense_backward_params(int64_t n, int64_t in, int64_t out, const T* x, const T* dy,
+                                    T* dw, T* db) {
     cpu::gemm(true, false, in, out, n, 1.0f, x, in, dy, out, 1.0f, dw, out);
     cpu::bias_grad(n, out, dy, db);
   }
