@@ -1,0 +1,48 @@
+// The moodnet program's commands as main.cpp sees them: arguments in, exit code out. Kept free
+// of the library headers so the CLI11 translation unit compiles fast.
+#pragma once
+
+#include <cstdint>
+#include <moodnet/config.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace moodnet::cli {
+
+// A bad argument value found after parsing: the program exits with code 2.
+class UsageError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct TrainArgs {
+  // Defaults: seed 004's protocol (Adam 1e-3, batch 16, 20 epochs) and its best model.
+  std::string data, arch = "seed004-attempt3", out = "moodnet-model.moodnet", optimizer = "adam",
+                    classes, image_size, color;
+  int epochs = 20;
+  int64_t batch = 16;
+  double lr = 1e-3, val_split = 0.15, test_split = 0.2;
+  uint64_t seed = 42;
+  int threads = 0;
+  bool json = false;
+};
+
+// "happy,sad" -> {"happy", "sad"}
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+int run_train(const TrainArgs& a);
+int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
+                 bool json);
+int run_predict(const std::string& model_path, const std::vector<std::string>& images,
+                const std::vector<std::string>& given_names, bool json);
+// `summary`: an architecture by name, a saved model, or (list) every architecture.
+int run_summary(const std::string& arch, const std::string& model_path, bool list);
+
+}  // namespace moodnet::cli

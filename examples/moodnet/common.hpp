@@ -1,0 +1,34 @@
+// What train.cpp and use.cpp share: data layouts and evaluation.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <moodnet/moodnet.hpp>
+
+#include "commands.hpp"
+
+namespace moodnet::cli {
+
+namespace fs = std::filesystem;
+
+// Set by SIGINT: training stops after the current batch and keeps the best model so far.
+extern std::atomic<bool> stop_requested;
+
+// A data folder as the shared sets and Keras users lay them out: DIR/{train,test}/CLASS,
+// DIR/all/CLASS, or DIR/CLASS.
+struct DataLayout {
+  fs::path train_dir, test_dir;  // test_dir empty: split the train folder
+};
+DataLayout resolve_layout(const fs::path& dir);
+
+struct Evaluated {
+  ClassificationReport report;
+  double auc = 0.5;
+};
+
+// Predicted labels of a dataset (threshold 0.5 on a sigmoid head, argmax on softmax).
+Evaluated evaluate_dataset(const Model<Cpu>& model, ImageDataset& data);
+void print_skipped(const ImageDataset& d);
+ColorMode color_of(const Model<Cpu>& model);
+
+}  // namespace moodnet::cli

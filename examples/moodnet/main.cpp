@@ -1,0 +1,97 @@
+// moodnet: the command line. Train a happy/sad classifier on a folder of images, evaluate it,
+// classify new photos, and inspect the reference architectures.
+//
+//   moodnet train [--data DIR] [--arch NAME] [--epochs N] ... [--out model.moodnet]
+//   moodnet evaluate --model FILE --data DIR
+//   moodnet predict --model FILE IMAGE...
+//   moodnet summary (--arch NAME | --model FILE | --list)
+//
+// Exit codes: 0 success, 1 a failure while running (bad file, bad data), 2 bad arguments.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "commands.hpp"
+
+using namespace moodnet;
+using namespace moodnet::cli;
+
+int main(int argc, char** argv) {
+  CLI::App app{"moodnet: train and run happy/sad image classifiers on the CPU"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("moodnet ") + version_string());
+
+  TrainArgs t;
+  auto* train =
+      app.add_subcommand("train", "train a classifier on a folder of images, evaluate it, save it");
+  train->add_option("--data", t.data,
+                    "image folder: DIR/{train,test}/CLASS, DIR/all/CLASS or DIR/CLASS "
+                    "(default: the embedded sample)");
+  train->add_option("--arch", t.arch, "architecture (see `moodnet summary --list`)")
+      ->capture_default_str();
+  train->add_option("--classes", t.classes, "comma-separated class folders to use, e.g. happy,sad");
+  train->add_option("--image-size", t.image_size, "H,W (default: the architecture's)");
+  train->add_option("--color", t.color, "rgb or grayscale (default: the architecture's)")
+      ->check(CLI::IsMember({"rgb", "grayscale"}));
+  train->add_option("--epochs", t.epochs)->capture_default_str()->check(CLI::Range(1, 100000));
+  train->add_option("--batch", t.batch)->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  train->add_option("--optimizer", t.optimizer)
+      ->capture_default_str()
+      ->check(CLI::IsMember({"adam", "rmsprop", "sgd"}));
+  train->add_option("--lr", t.lr, "learning rate")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  train->add_option("--val-split", t.val_split)->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  train->add_option("--test-split", t.test_split, "used when the folder has no test/ split")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.9));
+  train->add_option("--seed", t.seed)->capture_default_str();
+  train->add_option("--threads", t.threads, "OpenMP threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+  train->add_option("--out", t.out, "where to save the trained model")->capture_default_str();
+  train->add_flag("--json", t.json, "print the results as one JSON line at the end");
+
+  std::string model_path, data, classes;
+  bool json = false;
+  auto* evaluate = app.add_subcommand("evaluate", "evaluate a saved model on a folder of images");
+  evaluate->add_option("--model", model_path)->required();
+  evaluate->add_option("--data", data)->required();
+  evaluate->add_option("--classes", classes);
+  evaluate->add_flag("--json", json);
+
+  std::vector<std::string> images;
+  std::string class_names;
+  auto* predict = app.add_subcommand("predict", "classify images with a saved model");
+  predict->add_option("--model", model_path)->required();
+  predict->add_option("--classes", class_names,
+                      "names of class 0 and class 1 (default: saved with the model)");
+  predict->add_option("images", images, "image files")->required();
+  predict->add_flag("--json", json);
+
+  std::string arch;
+  bool list = false;
+  auto* summary =
+      app.add_subcommand("summary", "print a model's layers and parameter counts (Keras style)");
+  auto* arch_opt = summary->add_option("--arch", arch, "architecture name");
+  summary->add_option("--model", model_path, "a saved model file")->excludes(arch_opt);
+  summary->add_flag("--list", list, "list the architectures");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    if (*train) return run_train(t);
+    if (*evaluate) return run_evaluate(model_path, data, classes, json);
+    if (*predict) return run_predict(model_path, images, split_list(class_names), json);
+    if (*summary) return run_summary(arch, model_path, list);
+  } catch (const UsageError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

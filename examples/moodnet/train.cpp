@@ -1,0 +1,143 @@
+// `moodnet train`: split a folder, train an architecture, keep the best epoch, save, evaluate.
+#include <chrono>
+#include <csignal>
+#include <iostream>
+
+#include "common.hpp"
+
+#ifndef MOODNET_SAMPLE_DIR
+#define MOODNET_SAMPLE_DIR "data/sample"
+#endif
+
+namespace moodnet::cli {
+
+std::atomic<bool> stop_requested{false};
+
+namespace {
+
+// The embedded sample: the source tree's copy, else the installed share/moodnet/sample.
+fs::path sample_dir() {
+  if (fs::is_directory(MOODNET_SAMPLE_DIR)) return MOODNET_SAMPLE_DIR;
+  std::error_code ec;
+  const fs::path installed =
+      fs::read_symlink("/proc/self/exe", ec).parent_path() / "../share/moodnet/sample";
+  return fs::is_directory(installed) ? installed : fs::path(MOODNET_SAMPLE_DIR);
+}
+
+// Parses "H,W" (or one number for a square).
+Shape parse_image_size(const std::string& s, int64_t channels) {
+  const auto comma = s.find(',');
+  try {
+    const int64_t h = std::stoll(s.substr(0, comma));
+    const int64_t w = comma == std::string::npos ? h : std::stoll(s.substr(comma + 1));
+    if (h > 0 && w > 0) return {h, w, channels};
+  } catch (const std::exception&) {
+  }
+  throw UsageError("--image-size: expected H,W (e.g. 150,150), got '" + s + "'");
+}
+
+}  // namespace
+
+int run_train_on(const TrainArgs& a, const fs::path& data_dir);
+
+int run_train_on(const TrainArgs& a, const fs::path& data_dir);
+
+int run_train(const TrainArgs& a) {
+  if (a.threads > 0) set_num_threads(a.threads);
+  TrainArgs args = a;
+  const fs::path data_dir = a.data.empty() ? sample_dir() : fs::path(a.data);
+  if (a.data.empty()) {
+    // The sample is 64x64 grayscale faces: train at that size unless told otherwise.
+    if (args.image_size.empty()) args.image_size = "64,64";
+    if (args.color.empty()) args.color = "grayscale";
+    std::cout << "No --data given: training on the embedded sample " << data_dir.string() << " at "
+              << args.image_size << " " << args.color << "\n";
+  }
+  return run_train_on(args, data_dir);
+}
+
+int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
+  const DataLayout layout = resolve_layout(data_dir);
+
+  // Input shape: the architecture's unless --image-size/--color say otherwise.
+  Shape in = zoo::default_input_shape(a.arch);
+  const ColorMode color = a.color.empty() ? (in[2] == 1 ? ColorMode::grayscale : ColorMode::rgb)
+                          : a.color == "grayscale" ? ColorMode::grayscale
+                                                   : ColorMode::rgb;
+  const int64_t channels = color == ColorMode::grayscale ? 1 : 3;
+  in = a.image_size.empty() ? Shape{in[0], in[1], channels}
+                            : parse_image_size(a.image_size, channels);
+
+  const ImageFolder folder = scan_image_folder(layout.train_dir, split_list(a.classes));
+  const Split split = stratified_split(folder.labels, a.val_split,
+                                       layout.test_dir.empty() ? a.test_split : 0.0, a.seed);
+  std::cout << "classes: ";
+  for (size_t k = 0; k < folder.class_names.size(); ++k)
+    std::cout << (k ? ", " : "") << k << "=" << folder.class_names[k];
+  std::cout << "\nimages: " << split.train.size() << " train, " << split.validation.size()
+            << " validation";
+
+  ImageDataset train(folder, split.train, in[0], in[1], color);
+  ImageDataset val(folder, split.validation, in[0], in[1], color);
+  std::unique_ptr<ImageDataset> test;
+  if (!layout.test_dir.empty()) {
+    const ImageFolder test_folder = scan_image_folder(layout.test_dir, folder.class_names);
+    std::vector<int64_t> all(test_folder.files.size());
+    std::iota(all.begin(), all.end(), 0);
+    test = std::make_unique<ImageDataset>(test_folder, all, in[0], in[1], color);
+  } else if (!split.test.empty()) {
+    test = std::make_unique<ImageDataset>(folder, split.test, in[0], in[1], color);
+  }
+  std::cout << ", " << (test ? test->size() : 0) << " test (" << in[0] << "x" << in[1] << "x"
+            << in[2] << ")\n";
+  print_skipped(train);
+  print_skipped(val);
+  if (test) print_skipped(*test);
+
+  const int64_t k = static_cast<int64_t>(folder.class_names.size());
+  MOODNET_CHECK(k == 2, "moodnet train handles two classes for now (happy vs sad); ",
+                data_dir.string(), " has ", k, " — pick two with --classes");
+  Model<Cpu> model = zoo::build<Cpu>(a.arch, a.seed, in);
+  // What predict/evaluate need to feed the model the way it was trained.
+  model.metadata() = {{"class_names", folder.class_names},
+                      {"color_mode", to_string(color)},
+                      {"scale", 1.0 / 255},
+                      {"arch", a.arch}};
+  std::cout << model.summary();
+  auto optimizer = make_optimizer<Cpu>(a.optimizer, {{"learning_rate", a.lr}});
+  FitOptions opt;
+  opt.epochs = a.epochs;
+  opt.batch_size = a.batch;
+  opt.seed = a.seed;
+  opt.validation = val.size() > 0 ? &val : nullptr;
+  opt.stop_requested = &stop_requested;
+  const Loss loss = Loss::binary_crossentropy();
+  EarlyStopping<Cpu> best({.monitor = opt.validation ? "val_accuracy" : "accuracy",
+                           .patience = a.epochs + 1,
+                           .restore_best_weights = true});
+  std::signal(SIGINT, [](int) { stop_requested = true; });
+  const auto t0 = std::chrono::steady_clock::now();
+  const History h = fit(model, *optimizer, loss, train, opt, {&best});
+  const double train_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "trained " << h.epochs() << " epochs in " << train_seconds << " s; keeping epoch "
+            << best.best_epoch() + 1 << " (best " << (opt.validation ? "val_accuracy" : "accuracy")
+            << ")\n";
+
+  save_model(model, a.out, optimizer.get());
+  std::cout << "saved " << a.out << "\n";
+
+  nlohmann::json result = {
+      {"train_seconds", train_seconds}, {"epochs", h.epochs()}, {"model", a.out}};
+  if (test && test->size() > 0) {
+    const Evaluated e = evaluate_dataset(model, *test);
+    std::cout << "\ntest set (" << e.report.n << " images)\n" << e.report.to_string();
+    std::printf("ROC AUC %.3f\n", e.auc);
+    result.update(e.report.to_json());
+    result["auc"] = e.auc;
+  }
+  if (a.json) std::cout << result.dump() << "\n";
+  return 0;
+}
+
+}  // namespace moodnet::cli
