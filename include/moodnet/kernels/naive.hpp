@@ -18,7 +18,7 @@ namespace moodnet::naive {
 template <class T>
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (M * N * K > 32768))
 for (int64_t i = 0; i < M; ++i)
   for (int64_t j = 0; j < N; ++j) {
     T s = 0;
@@ -31,7 +31,7 @@ for (int64_t i = 0; i < M; ++i)
 // x:(N,H,W,C) w:(KH,KW,C,F) b:(F)|null y:(N,OH,OW,F)
 template <class T>
 void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
-MOODNET_OMP(omp parallel for collapse(2) schedule(static))
+MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (g.n * g.oh * g.ow * g.f * g.kh * g.kw * g.c > 32768))
 for (int64_t n = 0; n < g.n; ++n)
   for (int64_t oy = 0; oy < g.oh; ++oy)
     for (int64_t ox = 0; ox < g.ow; ++ox)
@@ -55,7 +55,7 @@ for (int64_t n = 0; n < g.n; ++n)
 // dy:(N,OH,OW,F) w:(KH,KW,C,F) -> dx:(N,H,W,C) (overwritten)
 template <class T>
 void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (g.n * g.oh * g.ow * g.f * g.kh * g.kw * g.c > 32768))
 for (int64_t n = 0; n < g.n; ++n) {
   std::fill(dx + n * g.h * g.w * g.c, dx + (n + 1) * g.h * g.w * g.c, T(0));
   for (int64_t oy = 0; oy < g.oh; ++oy)
@@ -81,7 +81,7 @@ for (int64_t n = 0; n < g.n; ++n) {
 // x:(N,H,W,C) dy:(N,OH,OW,F) -> dw:(KH,KW,C,F) += , db:(F) +=
 template <class T>
 void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
-MOODNET_OMP(omp parallel for collapse(3) schedule(static))
+MOODNET_OMP(omp parallel for collapse(3) schedule(static) if (g.n * g.oh * g.ow * g.f * g.kh * g.kw * g.c > 32768))
 for (int64_t ky = 0; ky < g.kh; ++ky)
   for (int64_t kx = 0; kx < g.kw; ++kx)
     for (int64_t c = 0; c < g.c; ++c)
@@ -112,7 +112,7 @@ if (db)
 template <class T>
 void depthwise_conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t m = g.f / g.c;
-MOODNET_OMP(omp parallel for collapse(2) schedule(static))
+MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (g.n * g.oh * g.ow * g.f * g.kh * g.kw > 32768))
 for (int64_t n = 0; n < g.n; ++n)
   for (int64_t oy = 0; oy < g.oh; ++oy)
     for (int64_t ox = 0; ox < g.ow; ++ox)
@@ -136,7 +136,7 @@ for (int64_t n = 0; n < g.n; ++n)
 template <class T>
 void depthwise_conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
   const int64_t m = g.f / g.c;
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (g.n * g.oh * g.ow * g.f * g.kh * g.kw > 32768))
 for (int64_t n = 0; n < g.n; ++n) {
   std::fill(dx + n * g.h * g.w * g.c, dx + (n + 1) * g.h * g.w * g.c, T(0));
   for (int64_t oy = 0; oy < g.oh; ++oy)
@@ -161,7 +161,7 @@ template <class T>
 void depthwise_conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw,
                                       T* db) {
   const int64_t m = g.f / g.c;
-MOODNET_OMP(omp parallel for collapse(3) schedule(static))
+MOODNET_OMP(omp parallel for collapse(3) schedule(static) if (g.n * g.oh * g.ow * g.f * g.kh * g.kw > 32768))
 for (int64_t ky = 0; ky < g.kh; ++ky)
   for (int64_t kx = 0; kx < g.kw; ++kx)
     for (int64_t c = 0; c < g.c; ++c)
@@ -192,7 +192,7 @@ if (db)
 // x:(N,H,W,C) y:(N,OH,OW,C)
 template <class T>
 void max_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
-MOODNET_OMP(omp parallel for collapse(2) schedule(static))
+MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (p.n * p.oh * p.ow * p.c * p.ph * p.pw > 32768))
 for (int64_t n = 0; n < p.n; ++n)
   for (int64_t oy = 0; oy < p.oh; ++oy)
     for (int64_t ox = 0; ox < p.ow; ++ox)
@@ -214,7 +214,7 @@ for (int64_t n = 0; n < p.n; ++n)
 // dx overwritten; each output's gradient goes to its (first) argmax.
 template <class T>
 void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T* dy, T* dx) {
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (p.n * p.oh * p.ow * p.c * p.ph * p.pw > 32768))
 for (int64_t n = 0; n < p.n; ++n) {
   std::fill(dx + n * p.h * p.w * p.c, dx + (n + 1) * p.h * p.w * p.c, T(0));
   for (int64_t oy = 0; oy < p.oh; ++oy)
@@ -243,7 +243,7 @@ for (int64_t n = 0; n < p.n; ++n) {
 // Average pooling over the valid (unpadded) elements of each window, as TensorFlow does.
 template <class T>
 void avg_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
-MOODNET_OMP(omp parallel for collapse(2) schedule(static))
+MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (p.n * p.oh * p.ow * p.c * p.ph * p.pw > 32768))
 for (int64_t n = 0; n < p.n; ++n)
   for (int64_t oy = 0; oy < p.oh; ++oy)
     for (int64_t ox = 0; ox < p.ow; ++ox)
@@ -266,7 +266,7 @@ for (int64_t n = 0; n < p.n; ++n)
 
 template <class T>
 void avg_pool2d_backward(const PoolGeometry& p, const T* dy, T* dx) {
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (p.n * p.oh * p.ow * p.c * p.ph * p.pw > 32768))
 for (int64_t n = 0; n < p.n; ++n) {
   std::fill(dx + n * p.h * p.w * p.c, dx + (n + 1) * p.h * p.w * p.c, T(0));
   for (int64_t oy = 0; oy < p.oh; ++oy)
@@ -298,7 +298,7 @@ void global_avg_pool_forward(int64_t n, int64_t hw, int64_t c, const T* x, T* y)
 
 template <class T>
 void global_avg_pool_backward(int64_t n, int64_t hw, int64_t c, const T* dy, T* dx) {
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (n * hw * c > 32768))
 for (int64_t i = 0; i < n; ++i)
   for (int64_t s = 0; s < hw; ++s)
     for (int64_t k = 0; k < c; ++k) dx[(i * hw + s) * c + k] = dy[i * c + k] / T(hw);
@@ -307,7 +307,7 @@ for (int64_t i = 0; i < n; ++i)
 // x:(N,in) w:(in,out) b:(out)|null y:(N,out)
 template <class T>
 void dense_forward(int64_t n, int64_t in, int64_t out, const T* x, const T* w, const T* b, T* y) {
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (n * in * out > 32768))
 for (int64_t i = 0; i < n; ++i)
   for (int64_t o = 0; o < out; ++o) {
     T s = b ? b[o] : T(0);
@@ -318,7 +318,7 @@ for (int64_t i = 0; i < n; ++i)
 
 template <class T>
 void dense_backward_data(int64_t n, int64_t in, int64_t out, const T* dy, const T* w, T* dx) {
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (n * in * out > 32768))
 for (int64_t i = 0; i < n; ++i)
   for (int64_t k = 0; k < in; ++k) {
     T s = 0;
@@ -330,7 +330,7 @@ for (int64_t i = 0; i < n; ++i)
 template <class T>
 void dense_backward_params(int64_t n, int64_t in, int64_t out, const T* x, const T* dy, T* dw,
                            T* db) {
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(static) if (n * in * out > 32768))
 for (int64_t k = 0; k < in; ++k)
   for (int64_t o = 0; o < out; ++o) {
     T s = 0;
