@@ -1,0 +1,394 @@
+// Packed row-major SGEMM for the Cpu device, BLIS style:
+//   jc (NC columns of C) -> pc (KC of K) -> pack B panel (KC x NC, L3)
+//     -> ic (MC rows) -> pack A block (MC x KC, L2) -> jr (NR) x ir (MR) register microkernel.
+// Microkernels exist per ISA (AVX-512, AVX2+FMA, portable C++); the ISA is picked at run time
+// with target attributes + cpuid, so no -march flag is needed by the library or its users.
+// Threads split the (jr, ir) tiles of each block; K is never split, so every C element is reduced
+// in the same order whatever the thread count (bitwise-identical results with 1 or N threads).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <optional>
+
+#include "../../config.hpp"
+
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define MOODNET_SGEMM_X86 1
+#include <immintrin.h>
+#define MOODNET_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define MOODNET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#else
+#define MOODNET_SGEMM_X86 0
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+// Microkernel accumulators must stay in registers: fully unroll the loops over them.
+#define MOODNET_UNROLL _Pragma("GCC unroll 16")
+#else
+#define MOODNET_UNROLL
+#endif
+
+namespace moodnet::cpu {
+
+enum class Isa { generic, avx2, avx512 };
+
+inline const char* to_string(Isa isa) {
+  switch (isa) {
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx2:
+      return "avx2";
+    default:
+      return "generic";
+  }
+}
+
+namespace detail {
+
+inline bool isa_supported(Isa isa) {
+#if MOODNET_SGEMM_X86
+  switch (isa) {
+    case Isa::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    case Isa::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    default:
+      return true;
+  }
+#else
+  return isa == Isa::generic;
+#endif
+}
+
+inline Isa best_isa() {
+  static const Isa best = isa_supported(Isa::avx512) ? Isa::avx512
+                          : isa_supported(Isa::avx2) ? Isa::avx2
+                                                     : Isa::generic;
+  return best;
+}
+
+// -1: no override; otherwise the forced Isa's value.
+inline std::atomic<int>& forced_isa() {
+  static std::atomic<int> forced{-1};
+  return forced;
+}
+
+// 64-byte aligned scratch that only grows: no allocation in the steady state.
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { release(); }
+  float* get(size_t n) {
+    if (n > size_) {
+      release();
+      data_ = static_cast<float*>(::operator new(n * sizeof(float), std::align_val_t(64)));
+      size_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  void release() {
+    if (data_) ::operator delete(data_, std::align_val_t(64));
+    data_ = nullptr;
+    size_ = 0;
+  }
+  float* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Both panels belong to the calling thread; a parallel call shares them with its team.
+inline PackBuffer& pack_a_buffer() {
+  static thread_local PackBuffer buf;
+  return buf;
+}
+inline PackBuffer& pack_b_buffer() {
+  static thread_local PackBuffer buf;
+  return buf;
+}
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace detail
+
+// The ISA sgemm uses now: the forced one if any, else the best this CPU supports.
+inline Isa active_isa() {
+  const int f = detail::forced_isa().load(std::memory_order_relaxed);
+  return f >= 0 ? static_cast<Isa>(f) : detail::best_isa();
+}
+
+// Forces a microkernel ISA (tests run every variant); std::nullopt restores auto-detection.
+inline void force_isa(std::optional<Isa> isa) {
+  if (isa && !detail::isa_supported(*isa))
+    MOODNET_FAIL("force_isa: this CPU does not support ", to_string(*isa));
+  detail::forced_isa().store(isa ? static_cast<int>(*isa) : -1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Microkernels. All share one contract:
+//   a: packed A strip, kc x MR (a[k*MR + i]); b: packed B strip, kc x NR (b[k*NR + j]), 64-byte
+//   aligned; both zero-padded. c: the (m <= MR) x (n <= NR) tile of C, row stride ldc.
+//   c = alpha * a*b + beta * c, as fma(beta, c, alpha*acc); beta == 0 never reads c.
+// Only the valid m x n part of c is touched.
+// ---------------------------------------------------------------------------------------------
+
+// Portable kernel: small enough for 16 SSE registers, vectorised by the compiler.
+inline void gemm_micro_generic_4x8(int64_t kc, const float* __restrict a, const float* __restrict b,
+                                   float* c, int64_t ldc, int m, int n, float alpha, float beta) {
+  constexpr int MR = 4, NR = 8;
+  float acc[MR][NR] = {};
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
+    for (int i = 0; i < MR; ++i)
+      for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      const float t = alpha * acc[i][j];
+      float& dst = c[i * ldc + j];
+      dst = beta == 0.0f ? t : std::fma(beta, dst, t);
+    }
+}
+
+#if MOODNET_SGEMM_X86
+
+// 6x16: 12 ymm accumulators + 2 for B + 1 broadcast fit in 16 ymm registers.
+MOODNET_TARGET_AVX2 inline void gemm_micro_avx2_6x16(int64_t kc, const float* __restrict a,
+                                                     const float* __restrict b, float* c,
+                                                     int64_t ldc, int m, int n, float alpha,
+                                                     float beta) {
+  constexpr int MR = 6, NR = 16;
+  __m256 acc0[MR], acc1[MR];
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    acc0[i] = acc1[i] = _mm256_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+  }
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    MOODNET_UNROLL
+    for (int i = 0; i < MR; ++i) {
+      const __m256 ai = _mm256_broadcast_ss(a + i);
+      acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (m == MR && n == NR) {
+    MOODNET_UNROLL
+    for (int i = 0; i < MR; ++i) {
+      float* ci = c + i * ldc;
+      __m256 t0 = _mm256_mul_ps(va, acc0[i]), t1 = _mm256_mul_ps(va, acc1[i]);
+      if (beta != 0.0f) {
+        t0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), t0);
+        t1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), t1);
+      }
+      _mm256_storeu_ps(ci, t0);
+      _mm256_storeu_ps(ci + 8, t1);
+    }
+    return;
+  }
+  // Edge tile: same arithmetic as above, through a local tile, touching only the valid part.
+  alignas(32) float t[MR * NR];
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    _mm256_store_ps(t + i * NR, _mm256_mul_ps(va, acc0[i]));
+    _mm256_store_ps(t + i * NR + 8, _mm256_mul_ps(va, acc1[i]));
+  }
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      float& dst = c[i * ldc + j];
+      dst = beta == 0.0f ? t[i * NR + j] : std::fma(beta, dst, t[i * NR + j]);
+    }
+}
+
+// 14x32: 28 zmm accumulators + 2 for B + 1 broadcast of the 32 zmm registers; per k, 28 FMAs
+// against 2 vector loads and 14 broadcasts keeps both FMA pipes busy.
+MOODNET_TARGET_AVX512 inline void gemm_micro_avx512_14x32(int64_t kc, const float* __restrict a,
+                                                          const float* __restrict b, float* c,
+                                                          int64_t ldc, int m, int n, float alpha,
+                                                          float beta) {
+  constexpr int MR = 14, NR = 32;
+  __m512 acc0[MR], acc1[MR];
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    acc0[i] = acc1[i] = _mm512_setzero_ps();
+    // Fetch the C tile while the k loop runs (prefetches never fault, even past the edge).
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+  }
+  for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    MOODNET_UNROLL
+    for (int i = 0; i < MR; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+    }
+  }
+  // Masked loads/stores cover the column edge (masked-off lanes are never accessed).
+  const __mmask16 k0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
+  const __mmask16 k1 = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1u) : 0;
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const int rows = m < MR ? m : MR;
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    if (i >= rows) break;
+    float* ci = c + i * ldc;
+    __m512 t0 = _mm512_mul_ps(va, acc0[i]), t1 = _mm512_mul_ps(va, acc1[i]);
+    if (beta != 0.0f) {
+      t0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, ci), t0);
+      t1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, ci + 16), t1);
+    }
+    _mm512_mask_storeu_ps(ci, k0, t0);
+    _mm512_mask_storeu_ps(ci + 16, k1, t1);
+  }
+}
+
+#endif  // MOODNET_SGEMM_X86
+
+namespace detail {
+
+using MicroKernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int, int, float,
+                             float);
+
+// Tile and cache-block sizes per ISA. The MC x KC A block and the current KC x NR B strip stay
+// in L2 (1 MB on the target Zen); the KC x NC B panel lives in L3. A long KC means each C tile is
+// loaded and stored once per KC block only (measured on Zen 5: KC 1024 beats 384 by ~10 %).
+struct Blocking {
+  int64_t MR, NR, KC, MC, NC;
+  MicroKernel micro;
+};
+
+inline Blocking blocking_for(Isa isa) {
+  switch (isa) {
+#if MOODNET_SGEMM_X86
+    case Isa::avx512:
+      return {14, 32, 1024, 14 * 10, 2048, &gemm_micro_avx512_14x32};
+    case Isa::avx2:
+      return {6, 16, 512, 6 * 40, 2048, &gemm_micro_avx2_6x16};
+#endif
+    default:
+      return {4, 8, 256, 4 * 32, 2048, &gemm_micro_generic_4x8};
+  }
+}
+
+// op(A)(i0 .. i0+m, p0 .. p0+kc) -> dst[k*MR + i], rows m .. MR zero.
+inline void pack_a_strip(bool ta, const float* A, int64_t lda, int64_t i0, int64_t m, int64_t p0,
+                         int64_t kc, int64_t MR, float* __restrict dst) {
+  if (ta) {  // op(A)(i, k) = A[k*lda + i]: each k is a contiguous run of m values
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = A + (p0 + k) * lda + i0;
+      float* d = dst + k * MR;
+      for (int64_t i = 0; i < m; ++i) d[i] = src[i];
+      for (int64_t i = m; i < MR; ++i) d[i] = 0.0f;
+    }
+    return;
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    const float* src = A + (i0 + i) * lda + p0;
+    for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k];
+  }
+  for (int64_t i = m; i < MR; ++i)
+    for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = 0.0f;
+}
+
+// op(B)(p0 .. p0+kc, j0 .. j0+n) -> dst[k*NR + j], columns n .. NR zero.
+inline void pack_b_strip(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                         int64_t n, int64_t NR, float* __restrict dst) {
+  if (!tb) {  // rows of B are contiguous
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = B + (p0 + k) * ldb + j0;
+      float* d = dst + k * NR;
+      for (int64_t j = 0; j < n; ++j) d[j] = src[j];
+      for (int64_t j = n; j < NR; ++j) d[j] = 0.0f;
+    }
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j) {  // op(B)(k, j) = B[j*ldb + k]
+    const float* src = B + (j0 + j) * ldb + p0;
+    for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k];
+  }
+  for (int64_t j = n; j < NR; ++j)
+    for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = 0.0f;
+}
+
+// C = beta * C (K == 0 or alpha == 0); beta == 0 writes zeros without reading C.
+inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    float* c = C + i * ldc;
+    if (beta == 0.0f)
+      std::fill(c, c + N, 0.0f);
+    else if (beta != 1.0f)
+      for (int64_t j = 0; j < N; ++j) c[j] *= beta;
+  }
+}
+
+}  // namespace detail
+
+// C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C, row-major; beta == 0 ignores C's contents.
+// op(A) is A (lda >= K) or A^T stored K x M (lda >= M); likewise op(B) with ldb.
+// parallel = false runs on the calling thread (used inside outer parallel loops).
+inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                  bool parallel = true) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    detail::scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  using detail::ceil_div;
+  const detail::Blocking bk = detail::blocking_for(active_isa());
+  const int64_t MR = bk.MR, NR = bk.NR;
+  const int64_t KC = std::min(bk.KC, K);
+  const int64_t MC = std::min(bk.MC, ceil_div(M, MR) * MR);
+  const int64_t NC = std::min(bk.NC, ceil_div(N, NR) * NR);
+  float* const bpack = detail::pack_b_buffer().get(static_cast<size_t>(KC * NC));
+  float* const apack = detail::pack_a_buffer().get(static_cast<size_t>(MC * KC));
+  const detail::MicroKernel micro = bk.micro;
+  // Below ~64^3 a parallel region costs more than it saves.
+  const bool par = parallel && M * N * K >= 64 * 64 * 64;
+  (void)par;  // only read by the OpenMP pragma
+
+  MOODNET_OMP(omp parallel if (par)) {
+    for (int64_t jc = 0; jc < N; jc += NC) {
+      const int64_t nc = std::min(NC, N - jc);
+      const int64_t nstrips = ceil_div(nc, NR);
+      for (int64_t pc = 0; pc < K; pc += KC) {
+        const int64_t kc = std::min(KC, K - pc);
+        // Later K blocks accumulate onto the earlier ones.
+        const float beta_pc = pc == 0 ? beta : 1.0f;
+        MOODNET_OMP(omp for schedule(static))
+        for (int64_t s = 0; s < nstrips; ++s)
+          detail::pack_b_strip(tb, B, ldb, pc, kc, jc + s * NR, std::min(NR, nc - s * NR), NR,
+                               bpack + s * NR * kc);
+        for (int64_t ic = 0; ic < M; ic += MC) {
+          const int64_t mc = std::min(MC, M - ic);
+          const int64_t mstrips = ceil_div(mc, MR);
+          MOODNET_OMP(omp for schedule(static))
+          for (int64_t s = 0; s < mstrips; ++s)
+            detail::pack_a_strip(ta, A, lda, ic + s * MR, std::min(MR, mc - s * MR), pc, kc, MR,
+                                 apack + s * MR * kc);
+          // jr-major order: consecutive tiles of a thread reuse the same B strip from L1.
+          MOODNET_OMP(omp for collapse(2) schedule(static))
+          for (int64_t jr = 0; jr < nstrips; ++jr)
+            for (int64_t ir = 0; ir < mstrips; ++ir) {
+              const int m = static_cast<int>(std::min(MR, mc - ir * MR));
+              const int n = static_cast<int>(std::min(NR, nc - jr * NR));
+              micro(kc, apack + ir * MR * kc, bpack + jr * NR * kc,
+                    C + (ic + ir * MR) * ldc + jc + jr * NR, ldc, m, n, alpha, beta_pc);
+            }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace moodnet::cpu
