@@ -201,8 +201,9 @@ void check_conv(const ConvGeometry& g, bool depthwise, bool bias, bool bias_grad
 ConvGeometry random_conv(Rng& r, bool depthwise, int variant) {
   const int64_t n = r.pick<int64_t>({1, 1, 2, 3});
   const int64_t h = r.pick<int64_t>({1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13});
-  const int64_t w = r.pick<int64_t>({1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13});
-  const int64_t c = r.pick<int64_t>({1, 2, 3, 4, 5, 7, 8, 11, 16});
+  // Widths past 2 x 14 + 5 reach the fast kernels' interior (no padding) tiles.
+  const int64_t w = r.pick<int64_t>({1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 19, 23, 31, 37});
+  const int64_t c = r.pick<int64_t>({1, 2, 3, 3, 4, 5, 7, 8, 11, 16, 24});
   int64_t kh = r.pick<int64_t>({1, 2, 3, 3, 5}), kw = r.coin() ? kh : r.pick<int64_t>({1, 2, 3, 5});
   int64_t sh = r.pick<int64_t>({1, 1, 2, 3}), sw = r.coin() ? sh : r.pick<int64_t>({1, 2});
   Padding pad = r.coin() ? Padding::same : Padding::valid;
@@ -216,7 +217,7 @@ ConvGeometry random_conv(Rng& r, bool depthwise, int variant) {
   }
   if (pad == Padding::valid && (kh > h || kw > w)) pad = Padding::same;
   const int64_t f = depthwise ? c * r.pick<int64_t>({1, 1, 2, 3})
-                              : r.pick<int64_t>({1, 2, 3, 5, 7, 8, 13, 16, 17});
+                              : r.pick<int64_t>({1, 2, 3, 5, 7, 8, 13, 16, 17, 31, 33, 40});
   return ConvGeometry::make(n, h, w, c, kh, kw, sh, sw, f, pad);
 }
 
@@ -358,18 +359,31 @@ TEST_CASE(
       }
 }
 
-TEST_CASE("kernels: conv2d and depthwise, >= 200 random configurations against the reference") {
+TEST_CASE(
+    "kernels: conv2d and depthwise, >= 200 random configurations against the reference, every "
+    "ISA") {
+  using moodnet::cpu::Isa;
   const OneThread one_thread;
-  Rng r(2);
-  int pointwise = 0;
-  for (int i = 0; i < 160; ++i) {
-    const ConvGeometry g = random_conv(r, false, i % 8);
-    if (moodnet::cpu::is_pointwise(g)) ++pointwise;
-    check_conv(g, false, i % 3 != 0, i % 4 != 1, 5000 + uint64_t(i) * 11);
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
+    if (!moodnet::cpu::detail::isa_supported(isa)) {
+      WARN("ISA " << moodnet::cpu::to_string(isa) << " not supported here: not tested");
+      continue;
+    }
+    moodnet::cpu::force_isa(isa);
+    INFO("isa " << moodnet::cpu::to_string(isa));
+    Rng r(2);
+    int pointwise = 0;
+    for (int i = 0; i < 160; ++i) {
+      const ConvGeometry g = random_conv(r, false, i % 8);
+      if (moodnet::cpu::is_pointwise(g)) ++pointwise;
+      check_conv(g, false, i % 3 != 0, i % 4 != 1, 5000 + uint64_t(i) * 11);
+    }
+    CHECK(pointwise >= 20);
+    for (int i = 0; i < 80; ++i)
+      check_conv(random_conv(r, true, i % 8), true, i % 3 != 0, i % 4 != 1,
+                 9000 + uint64_t(i) * 11);
   }
-  CHECK(pointwise >= 20);
-  for (int i = 0; i < 80; ++i)
-    check_conv(random_conv(r, true, i % 8), true, i % 3 != 0, i % 4 != 1, 9000 + uint64_t(i) * 11);
+  moodnet::cpu::force_isa(std::nullopt);
 }
 
 TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes (batch 1 or 2)") {

@@ -1,10 +1,18 @@
-// Conv2D kernels for the Cpu device: im2col + packed SGEMM (sgemm.hpp).
+// Conv2D kernels for the Cpu device.
+//   forward          direct: register tiles read the input image in place (conv_micro.hpp), the
+//                    packed weights stay in L2; bias and ReLU applied in the tile epilogue.
+//   backward-data    stride 1: a forward conv of dy with the flipped, transposed kernel;
+//                    other strides: GEMM into a column buffer + col2im.
+//   backward-params  direct on a zero-padded copy of each image, rows = kernel taps, in blocks
+//                    of output rows; fixed image groups summed in a fixed order (deterministic).
+//   1x1, stride 1    a plain packed GEMM (sgemm.hpp).
 #pragma once
 
 #include <algorithm>
 #include <vector>
 
 #include "../contract.hpp"
+#include "conv_micro.hpp"
 #include "gemm.hpp"
 
 namespace moodnet {
@@ -72,6 +80,201 @@ inline void bias_grad(int64_t rows, int64_t f, const float* dy, float* db) {
 
 // Number of fixed image groups for batch reductions; independent of the thread count.
 inline int64_t reduction_groups(int64_t n) { return std::min<int64_t>(n, 8); }
+
+namespace detail {
+
+#if MOODNET_SGEMM_X86
+MOODNET_TARGET_AVX512 inline void sum_rows_avx512(int64_t rows, int64_t f, const float* dy,
+                                                  float* db) {
+  for (int64_t j0 = 0; j0 < f; j0 += 16) {
+    const int lanes = static_cast<int>(std::min<int64_t>(16, f - j0));
+    const auto mask = static_cast<__mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t r = 0;
+    for (; r + 1 < rows; r += 2) {
+      s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(mask, dy + r * f + j0));
+      s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(mask, dy + (r + 1) * f + j0));
+    }
+    if (r < rows) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(mask, dy + r * f + j0));
+    const __m512 t = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_maskz_loadu_ps(mask, db + j0));
+    _mm512_mask_storeu_ps(db + j0, mask, t);
+  }
+}
+#endif
+
+}  // namespace detail
+
+// db(F) += column sums of dy(rows, F), in a fixed order for a given ISA.
+inline void sum_rows_into(int64_t rows, int64_t f, const float* dy, float* db) {
+#if MOODNET_SGEMM_X86
+  if (active_isa() == Isa::avx512) return detail::sum_rows_avx512(rows, f, dy, db);
+#endif
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < f; ++j) db[j] += dy[r * f + j];
+}
+
+// Copies a few floats; std::copy_n would call memmove for runs as short as one RGB pixel.
+inline void copy_small(const float* __restrict src, int64_t n, float* __restrict dst) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+}
+
+// w:(KKC, F) -> NR-wide column strips [ceil(F/NR)][KKC][NR], padding columns zero.
+inline void pack_weight_strips(int64_t kkc, int64_t f, int64_t nr, const float* w, float* dst) {
+  const int64_t strips = (f + nr - 1) / nr;
+  for (int64_t s = 0; s < strips; ++s)
+    for (int64_t k = 0; k < kkc; ++k) {
+      float* d = dst + (s * kkc + k) * nr;
+      for (int64_t j = 0; j < nr; ++j) {
+        const int64_t col = s * nr + j;
+        d[j] = col < f ? w[k * f + col] : 0.0f;
+      }
+    }
+}
+
+// y:(N,OH,OW,F) = act(conv(x:(N,H,W,C), packed w) + b). Rows of a tile are MR consecutive
+// output pixels of one output row; a tile whose window leaves the image (or a short last tile)
+// reads a zero-padded copy of its window instead.
+inline void conv_forward_direct(const ConvGeometry& g, const float* x, const float* wpack,
+                                const ConvTile& t, const float* b, Activation act, float* y) {
+  const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c, kkc = g.kh * kwc;
+  const int64_t strips = (g.f + NR - 1) / NR;
+  const int64_t pw = (MR - 1) * g.sw + g.kw;  // window width of a tile, in pixels
+  const bool par = g.n * g.oh * g.ow * g.f * kkc > (1 << 18);
+  (void)par;  // only read by the OpenMP pragma
+MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (par))
+for (int64_t n = 0; n < g.n; ++n)
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    static thread_local std::vector<float> patch_buf;
+    float* patch = detail::scratch(patch_buf, static_cast<size_t>(g.kh * pw * g.c));
+    const float* xn = x + n * g.h * g.w * g.c;
+    float* yrow = y + (n * g.oh + oy) * g.ow * g.f;
+    const int64_t iy0 = oy * g.sh - g.pad_top;
+    const bool rows_inside = iy0 >= 0 && iy0 + g.kh <= g.h;
+    ConvMicroArgs p;
+    p.nq = g.kh, p.nk = kwc, p.a_i = g.sw * g.c, p.b_q = kwc * NR, p.b_k = NR, p.ldc = g.f;
+    p.act = act;
+    for (int64_t ox0 = 0; ox0 < g.ow; ox0 += MR) {
+      p.m = static_cast<int>(std::min(MR, g.ow - ox0));
+      const int64_t ix0 = ox0 * g.sw - g.pad_left;
+      if (rows_inside && p.m == MR && ix0 >= 0 && ix0 + pw <= g.w) {
+        p.a = xn + (iy0 * g.w + ix0) * g.c, p.a_q = g.w * g.c;
+      } else {
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int64_t iy = iy0 + ky;
+          for (int64_t px = 0; px < pw; ++px) {
+            const int64_t ix = ix0 + px;
+            float* d = patch + (ky * pw + px) * g.c;
+            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
+              std::fill(d, d + g.c, 0.0f);
+            else
+              copy_small(xn + (iy * g.w + ix) * g.c, g.c, d);
+          }
+        }
+        p.a = patch, p.a_q = pw * g.c;
+      }
+      for (int64_t s = 0; s < strips; ++s) {
+        p.b = wpack + s * kkc * NR;
+        p.c = yrow + ox0 * g.f + s * NR;
+        p.n = static_cast<int>(std::min(NR, g.f - s * NR));
+        p.bias = b ? b + s * NR : nullptr;
+        t.unit_k(p);
+      }
+    }
+  }
+}
+
+// Conv2D forward with the bias and an optional ReLU/ReLU6 fused into the epilogue.
+// x:(N,H,W,C) w:(KH,KW,C,F) b:(F)|null y:(N,OH,OW,F)
+inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const float* w,
+                                 const float* b, Activation act, float* y) {
+  MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
+                "conv2d_forward_fused: activation ", to_string(act), " cannot be fused");
+  if (is_pointwise(g)) {
+    gemm(false, false, g.n * g.oh * g.ow, g.f, g.c, 1.0f, x, g.c, w, g.f, 0.0f, y, g.f);
+    const int64_t rows = g.n * g.oh * g.ow;
+MOODNET_OMP(omp parallel for schedule(static) if (rows * g.f > 65536))
+for (int64_t r = 0; r < rows; ++r)
+  for (int64_t j = 0; j < g.f; ++j) {
+    float v = y[r * g.f + j] + (b ? b[j] : 0.0f);
+    if (act != Activation::linear) v = std::max(v, 0.0f);
+    if (act == Activation::relu6) v = std::min(v, 6.0f);
+    y[r * g.f + j] = v;
+  }
+return;
+  }
+  const ConvTile t = conv_tile_for(active_isa(), g.f, g.sw * g.c);
+  const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
+  static thread_local std::vector<float> wpack_buf;
+  float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
+  pack_weight_strips(kkc, g.f, t.NR, w, wpack);
+  conv_forward_direct(g, x, wpack, t, b, act, y);
+}
+
+// Stride-1 backward-data as a forward conv: dx = conv(dy, w'), w'(ky,kx,f,c) = w(KH-1-ky,
+// KW-1-kx, c, f), padded by KH-1-pad_top / KW-1-pad_left. dy:(N,OH,OW,F) -> dx:(N,H,W,C)
+inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, const float* w,
+                                       float* dx) {
+  ConvGeometry gt;
+  gt.n = g.n, gt.h = g.oh, gt.w = g.ow, gt.c = g.f, gt.kh = g.kh, gt.kw = g.kw;
+  gt.oh = g.h, gt.ow = g.w, gt.f = g.c;
+  gt.pad_top = g.kh - 1 - g.pad_top, gt.pad_left = g.kw - 1 - g.pad_left;
+  const ConvTile t = conv_tile_for(active_isa(), gt.f, gt.c);
+  const int64_t kkc = g.kh * g.kw * g.f, strips = (gt.f + t.NR - 1) / t.NR;
+  static thread_local std::vector<float> flipped_buf, wpack_buf;
+  float* flipped = detail::scratch(flipped_buf, static_cast<size_t>(kkc * g.c));
+  for (int64_t ky = 0; ky < g.kh; ++ky)
+    for (int64_t kx = 0; kx < g.kw; ++kx)
+      for (int64_t f = 0; f < g.f; ++f)
+        for (int64_t c = 0; c < g.c; ++c)
+          flipped[((ky * g.kw + kx) * g.f + f) * g.c + c] =
+              w[(((g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx)) * g.c + c) * g.f + f];
+  float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
+  pack_weight_strips(kkc, gt.f, t.NR, flipped, wpack);
+  conv_forward_direct(gt, dy, wpack, t, nullptr, Activation::linear, dx);
+}
+
+// acc:(KH*KW*C, F) += sum over the pixels of one image of patch^T * dy, read in place from a
+// zero-padded copy of the image. Tiles cover MR consecutive taps of one kernel row (contiguous
+// in the padded image). Narrow kernel rows (KW*C < MR, e.g. RGB input) leave rows of a tile
+// idle, which still beats copying an im2col buffer (the copy costs more than the FMAs at F=16).
+inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t, const float* xn,
+                                       const float* dyn, float* acc) {
+  const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c;
+  const int64_t hp = (g.oh - 1) * g.sh + g.kh, wp = (g.ow - 1) * g.sw + g.kw;
+  const int64_t strips = (g.f + NR - 1) / NR;
+  static thread_local std::vector<float> pad_buf;
+  // MR floats of slack: rows of a short tile read (and discard) past the end.
+  float* xp = detail::scratch(pad_buf, static_cast<size_t>(hp * wp * g.c + MR));
+  for (int64_t y = 0; y < hp; ++y)
+    for (int64_t x = 0; x < wp; ++x) {
+      const int64_t iy = y - g.pad_top, ix = x - g.pad_left;
+      float* d = xp + (y * wp + x) * g.c;
+      if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
+        std::fill(d, d + g.c, 0.0f);
+      else
+        copy_small(xn + (iy * g.w + ix) * g.c, g.c, d);
+    }
+  std::fill(xp + hp * wp * g.c, xp + hp * wp * g.c + MR, 0.0f);
+  ConvMicroArgs p;
+  p.b_k = g.f, p.ldc = g.f, p.accumulate = true;
+  // Blocks of output rows keep the dy and input rows a tile sweeps in L2.
+  const int64_t rows_per_block = std::max<int64_t>(1, 512 / g.ow);
+  p.a_q = g.sh * wp * g.c, p.a_k = g.sw * g.c, p.nk = g.ow, p.b_q = g.ow * g.f;
+  for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows_per_block) {
+    p.nq = std::min(rows_per_block, g.oh - oy0);
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t i0 = 0; i0 < kwc; i0 += MR) {
+        p.m = static_cast<int>(std::min(MR, kwc - i0));
+        p.a = xp + ((oy0 * g.sh + ky) * wp) * g.c + i0;
+        for (int64_t s = 0; s < strips; ++s) {
+          p.b = dyn + oy0 * g.ow * g.f + s * NR;
+          p.c = acc + (ky * kwc + i0) * g.f + s * NR;
+          p.n = static_cast<int>(std::min(NR, g.f - s * NR));
+          t.unit_i(p);
+        }
+      }
+  }
+}
 
 }  // namespace cpu
 

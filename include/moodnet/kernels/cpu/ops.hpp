@@ -28,29 +28,17 @@ struct ops<Cpu> : cpu::elementwise_ops {
 
   // x:(N,H,W,C) w:(KH,KW,C,F) b:(F)|null y:(N,OH,OW,F)
   static void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
-    const int64_t kkc = g.kh * g.kw * g.c, pix = g.oh * g.ow;
-    if (cpu::is_pointwise(g)) {
-      cpu::gemm(false, false, g.n * pix, g.f, g.c, 1.0f, x, g.c, w, g.f, 0.0f, y, g.f);
-    } else {
-MOODNET_OMP(omp parallel for schedule(static))
-for (int64_t n = 0; n < g.n; ++n) {
-  static thread_local std::vector<float> col_buf;
-  float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
-  cpu::im2col(g, x + n * g.h * g.w * g.c, col);
-  cpu::gemm(false, false, pix, g.f, kkc, 1.0f, col, kkc, w, g.f, 0.0f, y + n * pix * g.f, g.f,
-            false);
-}
-    }
-    cpu::add_bias_rows(g.n * pix, g.f, b, y);
+    cpu::conv2d_forward_fused(g, x, w, b, Activation::linear, y);
   }
 
   // dy:(N,OH,OW,F) w:(KH,KW,C,F) -> dx:(N,H,W,C)
   static void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-    const int64_t kkc = g.kh * g.kw * g.c, pix = g.oh * g.ow;
     if (cpu::is_pointwise(g)) {
-      cpu::gemm(false, true, g.n * pix, g.c, g.f, 1.0f, dy, g.f, w, g.f, 0.0f, dx, g.c);
+      cpu::gemm(false, true, g.n * g.oh * g.ow, g.c, g.f, 1.0f, dy, g.f, w, g.f, 0.0f, dx, g.c);
       return;
     }
+    if (g.sh == 1 && g.sw == 1) return cpu::conv_backward_data_stride1(g, dy, w, dx);
+    const int64_t kkc = g.kh * g.kw * g.c, pix = g.oh * g.ow;
 MOODNET_OMP(omp parallel for schedule(static))
 for (int64_t n = 0; n < g.n; ++n) {
   static thread_local std::vector<float> col_buf;
@@ -63,35 +51,42 @@ for (int64_t n = 0; n < g.n; ++n) {
 }
   }
 
-  // dw:(KH,KW,C,F) += sum over images of col^T * dy; db:(F) += column sums of dy.
+  // dw:(KH,KW,C,F) += sum over images of patches^T * dy; db:(F) += column sums of dy.
+  // Fixed image groups, each summed on one thread, then added in group order: bitwise the same
+  // for any thread count.
   static void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
-    const int64_t kkc = g.kh * g.kw * g.c, pix = g.oh * g.ow;
+    const int64_t pix = g.oh * g.ow;
     if (cpu::is_pointwise(g)) {
       cpu::gemm(true, false, g.c, g.f, g.n * pix, 1.0f, x, g.c, dy, g.f, 1.0f, dw, g.f);
-    } else {
-      const int64_t groups = cpu::reduction_groups(g.n), wsize = kkc * g.f;
-      static thread_local std::vector<float> partial_buf;
-      float* partial = cpu::detail::scratch(partial_buf, static_cast<size_t>(groups * wsize));
+      if (db) cpu::sum_rows_into(g.n * pix, g.f, dy, db);
+      return;
+    }
+    const cpu::ConvTile t = cpu::conv_tile_for(cpu::active_isa(), g.f);
+    const int64_t groups = cpu::reduction_groups(g.n), wsize = g.kh * g.kw * g.c * g.f;
+    const int64_t stride = wsize + g.f;  // a group's weight and bias partials
+    static thread_local std::vector<float> partial_buf;
+    float* partial = cpu::detail::scratch(partial_buf, static_cast<size_t>(groups * stride));
 MOODNET_OMP(omp parallel for schedule(static))
 for (int64_t gi = 0; gi < groups; ++gi) {
-  static thread_local std::vector<float> col_buf;
-  float* col = cpu::detail::scratch(col_buf, static_cast<size_t>(pix * kkc));
-  float* acc = partial + gi * wsize;
-  std::fill(acc, acc + wsize, 0.0f);
+  float* acc = partial + gi * stride;
+  std::fill(acc, acc + stride, 0.0f);
   for (int64_t n = gi * g.n / groups; n < (gi + 1) * g.n / groups; ++n) {
-    cpu::im2col(g, x + n * g.h * g.w * g.c, col);
-    cpu::gemm(true, false, kkc, g.f, pix, 1.0f, col, kkc, dy + n * pix * g.f, g.f, 1.0f, acc, g.f,
-              false);
+    cpu::conv_backward_params_image(g, t, x + n * g.h * g.w * g.c, dy + n * pix * g.f, acc);
+    if (db) cpu::sum_rows_into(pix, g.f, dy + n * pix * g.f, acc + wsize);
   }
 }
 MOODNET_OMP(omp parallel for schedule(static) if (wsize > 65536))
 for (int64_t i = 0; i < wsize; ++i) {
   float s = dw[i];
-  for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * wsize + i];
+  for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * stride + i];
   dw[i] = s;
 }
-    }
-    cpu::bias_grad(g.n * pix, g.f, dy, db);
+if (db)
+  for (int64_t j = 0; j < g.f; ++j) {
+    float s = db[j];
+    for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * stride + wsize + j];
+    db[j] = s;
+  }
   }
 
   // x:(N,H,W,C) w:(KH,KW,C,M) b:(C*M)|null y:(N,OH,OW,C*M)

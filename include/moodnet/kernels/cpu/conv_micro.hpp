@@ -1,0 +1,211 @@
+// Register-tile microkernels for convolutions that read A straight from the image (no im2col
+// buffer, no A packing: packing an im2col panel costs more than the FMAs when F is small).
+//
+// One contract covers forward, backward-data (as a forward conv) and backward-weights:
+//   acc(i, j) = sum_{q < nq} sum_{k < nk} A(q, i, k) * B(q, k, j),   i < MR, j < NR
+//   A(q, i, k) = a[q*a_q + i*a_i + k]        (kUnitK: k contiguous; forward, rows = pixels)
+//   A(q, i, k) = a[q*a_q + k*a_k + i]        (!kUnitK: i contiguous; backward-weights, rows = taps)
+//   B(q, k, j) = b[q*b_q + k*b_k + j]        (packed weights, or dy rows)
+//   c(i, j) = (accumulate ? c(i, j) : 0) + acc(i, j) [+ bias(j)] [relu/relu6], i < m, j < n.
+// All MR rows of A must be readable (callers pad); columns j >= n of B are never read.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "../contract.hpp"
+#include "sgemm.hpp"
+
+namespace moodnet::cpu {
+
+struct ConvMicroArgs {
+  int64_t nq = 1, nk = 0;
+  const float* a = nullptr;
+  int64_t a_q = 0, a_i = 0, a_k = 0;
+  const float* b = nullptr;
+  int64_t b_q = 0, b_k = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int m = 0, n = 0;
+  bool accumulate = false;
+  const float* bias = nullptr;          // bias of column 0 of this tile, or null
+  Activation act = Activation::linear;  // linear, relu or relu6
+};
+
+namespace detail {
+
+inline float epilogue_scalar(float v, const ConvMicroArgs& p, int j) {
+  if (p.bias) v += p.bias[j];
+  if (p.act == Activation::relu) v = std::max(v, 0.0f);
+  if (p.act == Activation::relu6) v = std::min(std::max(v, 0.0f), 6.0f);
+  return v;
+}
+
+}  // namespace detail
+
+// Portable kernel: 4 x 8 tile.
+template <bool kUnitK>
+inline void conv_micro_generic_4x8(const ConvMicroArgs& p) {
+  constexpr int MR = 4, NR = 8;
+  float acc[MR][NR] = {};
+  for (int64_t q = 0; q < p.nq; ++q) {
+    const float* a = p.a + q * p.a_q;
+    const float* b = p.b + q * p.b_q;
+    for (int64_t k = 0; k < p.nk; ++k) {
+      float bv[NR] = {};
+      for (int j = 0; j < p.n; ++j) bv[j] = b[k * p.b_k + j];
+      for (int i = 0; i < MR; ++i) {
+        const float av = kUnitK ? a[i * p.a_i + k] : a[k * p.a_k + i];
+        for (int j = 0; j < NR; ++j) acc[i][j] += av * bv[j];
+      }
+    }
+  }
+  for (int i = 0; i < p.m; ++i)
+    for (int j = 0; j < p.n; ++j) {
+      float& dst = p.c[i * p.ldc + j];
+      dst = detail::epilogue_scalar((p.accumulate ? dst : 0.0f) + acc[i][j], p, j);
+    }
+}
+
+#if MOODNET_SGEMM_X86
+
+// AVX2: MR x (8*NV), NV in {1, 2}.
+template <int MR, int NV, bool kUnitK, int kAI = 0>
+MOODNET_TARGET_AVX2 inline void conv_micro_avx2(const ConvMicroArgs& p) {
+  const int64_t a_i = kAI > 0 ? kAI : p.a_i;
+  __m256 acc[MR][NV];
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    MOODNET_UNROLL
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
+  }
+  // Lanes of B at or beyond n are masked off (never read).
+  alignas(32) int mask_bits[8 * NV];
+  for (int j = 0; j < 8 * NV; ++j) mask_bits[j] = j < p.n ? -1 : 0;
+  __m256i mask[NV];
+  MOODNET_UNROLL
+  for (int v = 0; v < NV; ++v)
+    mask[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(mask_bits + 8 * v));
+  const bool full = p.n == 8 * NV;
+  for (int64_t q = 0; q < p.nq; ++q) {
+    const float* a = p.a + q * p.a_q;
+    const float* b = p.b + q * p.b_q;
+    for (int64_t k = 0; k < p.nk; ++k, b += p.b_k) {
+      __m256 bv[NV];
+      MOODNET_UNROLL
+      for (int v = 0; v < NV; ++v)
+        bv[v] = full ? _mm256_loadu_ps(b + 8 * v) : _mm256_maskload_ps(b + 8 * v, mask[v]);
+      MOODNET_UNROLL
+      for (int i = 0; i < MR; ++i) {
+        const __m256 ai = _mm256_broadcast_ss(kUnitK ? a + i * a_i + k : a + k * p.a_k + i);
+        MOODNET_UNROLL
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+      }
+    }
+  }
+  alignas(32) float t[MR * 8 * NV];
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    MOODNET_UNROLL
+    for (int v = 0; v < NV; ++v) _mm256_store_ps(t + i * 8 * NV + 8 * v, acc[i][v]);
+  }
+  for (int i = 0; i < p.m; ++i)
+    for (int j = 0; j < p.n; ++j) {
+      float& dst = p.c[i * p.ldc + j];
+      dst = detail::epilogue_scalar((p.accumulate ? dst : 0.0f) + t[i * 8 * NV + j], p, j);
+    }
+}
+
+// AVX-512: MR x (16*NV), NV in {1, 2}; 14 x 32 uses 28 of the 32 zmm registers.
+template <int MR, int NV, bool kUnitK, int kAI = 0>
+MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
+  // kAI > 0: the row stride a_i known at compile time (RGB input, stride 1), so the MR
+  // broadcasts of a k step are fixed offsets from one pointer.
+  const int64_t a_i = kAI > 0 ? kAI : p.a_i;
+  __m512 acc[MR][NV];
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    MOODNET_UNROLL
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+  }
+  __mmask16 mask[NV];
+  MOODNET_UNROLL
+  for (int v = 0; v < NV; ++v) {
+    const int lanes = std::clamp(p.n - 16 * v, 0, 16);
+    mask[v] = static_cast<__mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
+  }
+  for (int64_t q = 0; q < p.nq; ++q) {
+    const float* a = p.a + q * p.a_q;
+    const float* b = p.b + q * p.b_q;
+    for (int64_t k = 0; k < p.nk; ++k, b += p.b_k) {
+      __m512 bv[NV];
+      MOODNET_UNROLL
+      for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + 16 * v);
+      // Backward-weights streams dy rows from memory: fetch a few steps ahead.
+      if (!kUnitK) _mm_prefetch(reinterpret_cast<const char*>(b + 8 * p.b_k), _MM_HINT_T0);
+      MOODNET_UNROLL
+      for (int i = 0; i < MR; ++i) {
+        const __m512 ai = _mm512_set1_ps(kUnitK ? a[i * a_i + k] : a[k * p.a_k + i]);
+        MOODNET_UNROLL
+        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+      }
+    }
+  }
+  const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+  __m512 bias[NV];
+  MOODNET_UNROLL
+  for (int v = 0; v < NV; ++v)
+    bias[v] = p.bias ? _mm512_maskz_loadu_ps(mask[v], p.bias + 16 * v) : zero;
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    if (i >= p.m) break;
+    float* ci = p.c + i * p.ldc;
+    MOODNET_UNROLL
+    for (int v = 0; v < NV; ++v) {
+      __m512 r = acc[i][v];
+      if (p.accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
+      r = _mm512_add_ps(r, bias[v]);
+      if (p.act == Activation::relu)
+        r = _mm512_maskz_max_ps(0xFFFF, r, zero);  // maskz: GCC 12 warns on _mm512_max_ps
+      if (p.act == Activation::relu6)
+        r = _mm512_maskz_min_ps(0xFFFF, _mm512_maskz_max_ps(0xFFFF, r, zero), six);
+      _mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
+    }
+  }
+}
+
+#endif  // MOODNET_SGEMM_X86
+
+// The tile shape and kernel for an ISA and an output width F (narrow F gets a narrow tile so
+// no FMA is wasted on padding columns).
+struct ConvTile {
+  int MR, NR;
+  void (*unit_k)(const ConvMicroArgs&);  // forward: rows are pixels
+  void (*unit_i)(const ConvMicroArgs&);  // backward-weights: rows are taps
+};
+
+// row_stride: the forward kernels' a_i (stride * C); 3 (RGB input) gets a specialised kernel.
+inline ConvTile conv_tile_for(Isa isa, int64_t f, int64_t row_stride = 0) {
+  const bool rgb = row_stride == 3;
+  (void)rgb;  // unused without the x86 kernels
+  switch (isa) {
+#if MOODNET_SGEMM_X86
+    case Isa::avx512:
+      if (f <= 16)
+        return {14, 16, rgb ? &conv_micro_avx512<14, 1, true, 3> : &conv_micro_avx512<14, 1, true>,
+                &conv_micro_avx512<14, 1, false>};
+      return {14, 32, rgb ? &conv_micro_avx512<14, 2, true, 3> : &conv_micro_avx512<14, 2, true>,
+              &conv_micro_avx512<14, 2, false>};
+    case Isa::avx2:
+      if (f <= 8)
+        return {6, 8, rgb ? &conv_micro_avx2<6, 1, true, 3> : &conv_micro_avx2<6, 1, true>,
+                &conv_micro_avx2<6, 1, false>};
+      return {6, 16, rgb ? &conv_micro_avx2<6, 2, true, 3> : &conv_micro_avx2<6, 2, true>,
+              &conv_micro_avx2<6, 2, false>};
+#endif
+    default:
+      return {4, 8, &conv_micro_generic_4x8<true>, &conv_micro_generic_4x8<false>};
+  }
+}
+
+}  // namespace moodnet::cpu
