@@ -781,3 +781,27 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
   }
 }
 #endif
+
+TEST_CASE("kernels: conv2d_forward_act fuses bias and ReLU/ReLU6 like conv + activation") {
+  const OneThread one_thread;
+  Rng r(77);
+  for (int i = 0; i < 40; ++i) {
+    const ConvGeometry g = random_conv(r, false, 2 + i % 6);
+    const Activation act = r.pick<Activation>({Activation::relu, Activation::relu6});
+    INFO("conv " << g.n << "x" << g.h << "x" << g.w << "x" << g.c << " k " << g.kh << "x" << g.kw
+                 << " s " << g.sh << " f " << g.f << " act " << moodnet::to_string(act));
+    // Scaled so that ReLU6 clips some outputs.
+    const F x = random_floats(g.n * g.h * g.w * g.c, 300 + uint64_t(i), -4, 4),
+            w = random_floats(g.kh * g.kw * g.c * g.f, 400 + uint64_t(i)),
+            b = random_floats(g.f, 500 + uint64_t(i));
+    Guarded y(g.n * g.oh * g.ow * g.f);
+    CpuOps::conv2d_forward_act(g, x.data(), w.data(), b.data(), act, y.data());
+    const Dv xd = to_double(x), wd = to_double(w), bd = to_double(b);
+    Dv want(static_cast<size_t>(y.size()));
+    RefOps::conv2d_forward(g, xd.data(), wd.data(), bd.data(), want.data());
+    for (double& v : want)
+      v = act == Activation::relu6 ? std::clamp(v, 0.0, 6.0) : std::max(v, 0.0);
+    REQUIRE(y.intact());
+    REQUIRE_CLOSE(y.data(), want.data(), y.size(), "y");
+  }
+}

@@ -8,6 +8,7 @@
 // ops<D> provides, with T = D::value_type:
 //   gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)   C = alpha*op(A)*op(B) + beta*C
 //   conv2d_forward(g, x, w, b|null, y)        x:(N,H,W,C) w:(KH,KW,C,F) b:(F) y:(N,OH,OW,F)
+//   conv2d_forward_act(g, x, w, b|null, act, y)   the same, then act in {linear, relu, relu6}
 //   conv2d_backward_data(g, dy, w, dx)        dy:(N,OH,OW,F) -> dx:(N,H,W,C)
 //   conv2d_backward_params(g, x, dy, dw, db|null)
 //   depthwise_conv2d_forward(g, x, w, b|null, y)   w:(KH,KW,C,M) y:(N,OH,OW,C*M)

@@ -20,6 +20,12 @@ struct naive_ops {
   static void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
     naive::conv2d_backward_data(g, dy, w, dx);
   }
+  // conv2d_forward followed by a ReLU/ReLU6 (or nothing); fast devices fuse it into the epilogue.
+  static void conv2d_forward_act(const ConvGeometry& g, const T* x, const T* w, const T* b,
+                                 Activation act, T* y) {
+    naive::conv2d_forward(g, x, w, b, y);
+    if (act != Activation::linear) naive::activation_forward(act, g.n * g.oh * g.ow, g.f, y, y);
+  }
   static void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
     naive::conv2d_backward_params(g, x, dy, dw, db);
   }

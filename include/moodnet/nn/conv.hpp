@@ -42,13 +42,10 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
   }
 
   void call(typename Layer<D>::Inputs x, Tensor<D>& y) const override {
-    ConvGeometry g = forward_linear(*x[0], y);
-    (void)g;
-    act_.apply(y);
+    if (!forward_fused(*x[0], y)) act_.apply(y);
   }
   void forward_train(typename Layer<D>::Inputs x, Tensor<D>& y, const TrainStep&) override {
-    forward_linear(*x[0], y);
-    act_.apply_train(y);
+    if (!forward_fused(*x[0], y)) act_.apply_train(y);
   }
   void backward(typename Layer<D>::Inputs x, const Tensor<D>& y, const Tensor<D>& dy,
                 typename Layer<D>::InputGrads dx, bool dy_is_preactivation) override {
@@ -95,14 +92,19 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
     return ConvGeometry::make(n, h, w, c_, opt_.kernel_size.h, opt_.kernel_size.w, opt_.strides.h,
                               opt_.strides.w, opt_.filters, opt_.padding);
   }
-  ConvGeometry forward_linear(const Tensor<D>& x, Tensor<D>& y) const {
+  // Runs the convolution with bias, and a ReLU/ReLU6 fused into it; returns whether the
+  // activation was applied (other activations are left to act_).
+  bool forward_fused(const Tensor<D>& x, Tensor<D>& y) const {
     MOODNET_CHECK(x.rank() == 4 && x.dim(3) == c_, "Conv2D '", this->name_, "': input ",
                   x.shape().to_string(), " does not have ", c_, " channels");
     const ConvGeometry g = geometry(x.dim(0), x.dim(1), x.dim(2));
     y.resize({g.n, g.oh, g.ow, g.f});
-    ops<D>::conv2d_forward(g, x.data(), this->params_[0]->value.data(),
-                           opt_.use_bias ? this->params_[1]->value.data() : nullptr, y.data());
-    return g;
+    const Activation a = opt_.activation;
+    const bool fuse = a == Activation::linear || a == Activation::relu || a == Activation::relu6;
+    ops<D>::conv2d_forward_act(g, x.data(), this->params_[0]->value.data(),
+                               opt_.use_bias ? this->params_[1]->value.data() : nullptr,
+                               fuse ? a : Activation::linear, y.data());
+    return fuse;
   }
 
   Conv2DOptions opt_;

@@ -30,6 +30,10 @@ struct ops<Cpu> : cpu::elementwise_ops {
   static void conv2d_forward(const ConvGeometry& g, const T* x, const T* w, const T* b, T* y) {
     cpu::conv2d_forward_fused(g, x, w, b, Activation::linear, y);
   }
+  static void conv2d_forward_act(const ConvGeometry& g, const T* x, const T* w, const T* b,
+                                 Activation act, T* y) {
+    cpu::conv2d_forward_fused(g, x, w, b, act, y);
+  }
 
   // dy:(N,OH,OW,F) w:(KH,KW,C,F) -> dx:(N,H,W,C)
   static void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
