@@ -5,7 +5,8 @@
 //                    other strides: GEMM into a column buffer + col2im.
 //   backward-params  direct on a zero-padded copy of each image, rows = kernel taps, in blocks
 //                    of output rows; fixed image groups summed in a fixed order (deterministic).
-//   1x1, stride 1    a plain packed GEMM (sgemm.hpp).
+//   1x1              the same kernels: a GEMM that reads the input as stored (packing A would
+//                    cost more than it saves at these K).
 #pragma once
 
 #include <algorithm>
@@ -189,19 +190,6 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
                                  const float* b, Activation act, float* y) {
   MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
                 "conv2d_forward_fused: activation ", to_string(act), " cannot be fused");
-  if (is_pointwise(g)) {
-    gemm(false, false, g.n * g.oh * g.ow, g.f, g.c, 1.0f, x, g.c, w, g.f, 0.0f, y, g.f);
-    const int64_t rows = g.n * g.oh * g.ow;
-MOODNET_OMP(omp parallel for schedule(static) if (rows * g.f > 65536))
-for (int64_t r = 0; r < rows; ++r)
-  for (int64_t j = 0; j < g.f; ++j) {
-    float v = y[r * g.f + j] + (b ? b[j] : 0.0f);
-    if (act != Activation::linear) v = std::max(v, 0.0f);
-    if (act == Activation::relu6) v = std::min(v, 6.0f);
-    y[r * g.f + j] = v;
-  }
-return;
-  }
   const ConvTile t = conv_tile_for(active_isa(), g.f, g.sw * g.c);
   const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
   static thread_local std::vector<float> wpack_buf;
@@ -238,34 +226,44 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
 // in the padded image). Narrow kernel rows (KW*C < MR, e.g. RGB input) leave rows of a tile
 // idle, which still beats copying an im2col buffer (the copy costs more than the FMAs at F=16).
 inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t, const float* xn,
-                                       const float* dyn, float* acc) {
+                                       const float* dyn, bool last_image, float* acc,
+                                       float* bias_acc) {
   const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c;
   const int64_t hp = (g.oh - 1) * g.sh + g.kh, wp = (g.ow - 1) * g.sw + g.kw;
   const int64_t strips = (g.f + NR - 1) / NR;
-  static thread_local std::vector<float> pad_buf;
-  // MR floats of slack: rows of a short tile read (and discard) past the end.
-  float* xp = detail::scratch(pad_buf, static_cast<size_t>(hp * wp * g.c + MR));
-  for (int64_t y = 0; y < hp; ++y)
-    for (int64_t x = 0; x < wp; ++x) {
-      const int64_t iy = y - g.pad_top, ix = x - g.pad_left;
-      float* d = xp + (y * wp + x) * g.c;
-      if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
-        std::fill(d, d + g.c, 0.0f);
-      else
-        copy_small(xn + (iy * g.w + ix) * g.c, g.c, d);
-    }
-  std::fill(xp + hp * wp * g.c, xp + hp * wp * g.c + MR, 0.0f);
+  // A short last tile of taps reads (and discards) up to MR floats past the window.
+  const bool overreads = kwc % MR != 0;
+  const float* xp = xn;
+  int64_t row = g.w * g.c;  // floats per input row
+  if (g.pad_top > 0 || g.pad_left > 0 || hp > g.h || wp > g.w || (last_image && overreads)) {
+    // 'same' padding (or the end of the batch buffer): a zero-padded copy with slack.
+    static thread_local std::vector<float> pad_buf;
+    float* pad = detail::scratch(pad_buf, static_cast<size_t>(hp * wp * g.c + MR));
+    for (int64_t y = 0; y < hp; ++y)
+      for (int64_t x = 0; x < wp; ++x) {
+        const int64_t iy = y - g.pad_top, ix = x - g.pad_left;
+        float* d = pad + (y * wp + x) * g.c;
+        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
+          std::fill(d, d + g.c, 0.0f);
+        else
+          copy_small(xn + (iy * g.w + ix) * g.c, g.c, d);
+      }
+    std::fill(pad + hp * wp * g.c, pad + hp * wp * g.c + MR, 0.0f);
+    xp = pad, row = wp * g.c;
+  }
   ConvMicroArgs p;
   p.b_k = g.f, p.ldc = g.f, p.accumulate = true;
   // Blocks of output rows keep the dy and input rows a tile sweeps in L2.
   const int64_t rows_per_block = std::max<int64_t>(1, 512 / g.ow);
-  p.a_q = g.sh * wp * g.c, p.a_k = g.sw * g.c, p.nk = g.ow, p.b_q = g.ow * g.f;
+  p.a_q = g.sh * row, p.a_k = g.sw * g.c, p.nk = g.ow, p.b_q = g.ow * g.f;
   for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows_per_block) {
     p.nq = std::min(rows_per_block, g.oh - oy0);
+    // The bias gradient while this block of dy is in cache.
+    if (bias_acc) sum_rows_into(p.nq * g.ow, g.f, dyn + oy0 * g.ow * g.f, bias_acc);
     for (int64_t ky = 0; ky < g.kh; ++ky)
       for (int64_t i0 = 0; i0 < kwc; i0 += MR) {
         p.m = static_cast<int>(std::min(MR, kwc - i0));
-        p.a = xp + ((oy0 * g.sh + ky) * wp) * g.c + i0;
+        p.a = xp + (oy0 * g.sh + ky) * row + i0;
         for (int64_t s = 0; s < strips; ++s) {
           p.b = dyn + oy0 * g.ow * g.f + s * NR;
           p.c = acc + (ky * kwc + i0) * g.f + s * NR;

@@ -37,10 +37,6 @@ struct ops<Cpu> : cpu::elementwise_ops {
 
   // dy:(N,OH,OW,F) w:(KH,KW,C,F) -> dx:(N,H,W,C)
   static void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-    if (cpu::is_pointwise(g)) {
-      cpu::gemm(false, true, g.n * g.oh * g.ow, g.c, g.f, 1.0f, dy, g.f, w, g.f, 0.0f, dx, g.c);
-      return;
-    }
     if (g.sh == 1 && g.sw == 1) return cpu::conv_backward_data_stride1(g, dy, w, dx);
     const int64_t kkc = g.kh * g.kw * g.c, pix = g.oh * g.ow;
 MOODNET_OMP(omp parallel for schedule(static))
@@ -60,11 +56,6 @@ for (int64_t n = 0; n < g.n; ++n) {
   // for any thread count.
   static void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
     const int64_t pix = g.oh * g.ow;
-    if (cpu::is_pointwise(g)) {
-      cpu::gemm(true, false, g.c, g.f, g.n * pix, 1.0f, x, g.c, dy, g.f, 1.0f, dw, g.f);
-      if (db) cpu::sum_rows_into(g.n * pix, g.f, dy, db);
-      return;
-    }
     const cpu::ConvTile t = cpu::conv_tile_for(cpu::active_isa(), g.f);
     const int64_t groups = cpu::reduction_groups(g.n), wsize = g.kh * g.kw * g.c * g.f;
     const int64_t stride = wsize + g.f;  // a group's weight and bias partials
@@ -75,8 +66,8 @@ for (int64_t gi = 0; gi < groups; ++gi) {
   float* acc = partial + gi * stride;
   std::fill(acc, acc + stride, 0.0f);
   for (int64_t n = gi * g.n / groups; n < (gi + 1) * g.n / groups; ++n) {
-    cpu::conv_backward_params_image(g, t, x + n * g.h * g.w * g.c, dy + n * pix * g.f, acc);
-    if (db) cpu::sum_rows_into(pix, g.f, dy + n * pix * g.f, acc + wsize);
+    cpu::conv_backward_params_image(g, t, x + n * g.h * g.w * g.c, dy + n * pix * g.f, n == g.n - 1,
+                                    acc, db ? acc + wsize : nullptr);
   }
 }
 MOODNET_OMP(omp parallel for schedule(static) if (wsize > 65536))
