@@ -228,7 +228,14 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
 inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t, const float* xn,
                                        const float* dyn, bool last_image, float* acc,
                                        float* bias_acc) {
-  const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c;
+  int64_t MR = t.MR;
+  const int64_t NR = t.NR, kwc = g.kw * g.c;
+  auto micro = t.unit_i;
+#if MOODNET_SGEMM_X86
+  // 3x3 on RGB: kernel rows of 9 taps get a 9-row tile (a 14-row one would idle 5 rows).
+  if (active_isa() == Isa::avx512 && kwc == 9)
+    MR = 9, micro = NR == 16 ? &conv_micro_avx512<9, 1, false> : &conv_micro_avx512<9, 2, false>;
+#endif
   const int64_t hp = (g.oh - 1) * g.sh + g.kh, wp = (g.ow - 1) * g.sw + g.kw;
   const int64_t strips = (g.f + NR - 1) / NR;
   // A short last tile of taps reads (and discards) up to MR floats past the window.
@@ -239,15 +246,19 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
     // 'same' padding (or the end of the batch buffer): a zero-padded copy with slack.
     static thread_local std::vector<float> pad_buf;
     float* pad = detail::scratch(pad_buf, static_cast<size_t>(hp * wp * g.c + MR));
-    for (int64_t y = 0; y < hp; ++y)
-      for (int64_t x = 0; x < wp; ++x) {
-        const int64_t iy = y - g.pad_top, ix = x - g.pad_left;
-        float* d = pad + (y * wp + x) * g.c;
-        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
-          std::fill(d, d + g.c, 0.0f);
-        else
-          copy_small(xn + (iy * g.w + ix) * g.c, g.c, d);
+    // Row by row: zeros left, the image row's columns that fall inside, zeros right.
+    const int64_t x0 = std::min(g.pad_left, wp), x1 = std::min(wp, g.pad_left + g.w);
+    for (int64_t y = 0; y < hp; ++y) {
+      const int64_t iy = y - g.pad_top;
+      float* d = pad + y * wp * g.c;
+      if (iy < 0 || iy >= g.h) {
+        std::fill(d, d + wp * g.c, 0.0f);
+        continue;
       }
+      std::fill(d, d + x0 * g.c, 0.0f);
+      std::copy(xn + iy * g.w * g.c, xn + (iy * g.w + (x1 - x0)) * g.c, d + x0 * g.c);
+      std::fill(d + x1 * g.c, d + wp * g.c, 0.0f);
+    }
     std::fill(pad + hp * wp * g.c, pad + hp * wp * g.c + MR, 0.0f);
     xp = pad, row = wp * g.c;
   }
@@ -268,7 +279,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
           p.b = dyn + oy0 * g.ow * g.f + s * NR;
           p.c = acc + (ky * kwc + i0) * g.f + s * NR;
           p.n = static_cast<int>(std::min(NR, g.f - s * NR));
-          t.unit_i(p);
+          micro(p);
         }
       }
   }

@@ -128,6 +128,10 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
     MOODNET_UNROLL
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   }
+  // Start fetching the output tile for writing while the k loop runs.
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i)
+    if (i < p.m) __builtin_prefetch(p.c + i * p.ldc, 1, 3);
   __mmask16 mask[NV];
   MOODNET_UNROLL
   for (int v = 0; v < NV; ++v) {
