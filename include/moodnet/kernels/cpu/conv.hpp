@@ -178,7 +178,7 @@ for (int64_t n = 0; n < g.n; ++n)
         p.c = yrow + ox0 * g.f + s * NR;
         p.n = static_cast<int>(std::min(NR, g.f - s * NR));
         p.bias = b ? b + s * NR : nullptr;
-        t.unit_k(p);
+        t.micro(p);
       }
     }
   }
@@ -190,7 +190,7 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
                                  const float* b, Activation act, float* y) {
   MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
                 "conv2d_forward_fused: activation ", to_string(act), " cannot be fused");
-  const ConvTile t = conv_tile_for(active_isa(), g.f, g.sw * g.c);
+  const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, g.ow);
   const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
   static thread_local std::vector<float> wpack_buf;
   float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
@@ -206,7 +206,7 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
   gt.n = g.n, gt.h = g.oh, gt.w = g.ow, gt.c = g.f, gt.kh = g.kh, gt.kw = g.kw;
   gt.oh = g.h, gt.ow = g.w, gt.f = g.c;
   gt.pad_top = g.kh - 1 - g.pad_top, gt.pad_left = g.kw - 1 - g.pad_left;
-  const ConvTile t = conv_tile_for(active_isa(), gt.f, gt.c);
+  const ConvTile t = conv_forward_tile(active_isa(), gt.f, gt.c, gt.ow);
   const int64_t kkc = g.kh * g.kw * g.f, strips = (gt.f + t.NR - 1) / t.NR;
   static thread_local std::vector<float> flipped_buf, wpack_buf;
   float* flipped = detail::scratch(flipped_buf, static_cast<size_t>(kkc * g.c));
@@ -223,19 +223,12 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
 
 // acc:(KH*KW*C, F) += sum over the pixels of one image of patch^T * dy, read in place from a
 // zero-padded copy of the image. Tiles cover MR consecutive taps of one kernel row (contiguous
-// in the padded image). Narrow kernel rows (KW*C < MR, e.g. RGB input) leave rows of a tile
-// idle, which still beats copying an im2col buffer (the copy costs more than the FMAs at F=16).
+// in the image). Narrow kernel rows (KW*C < MR) leave rows of a tile idle, which still beats
+// copying an im2col buffer (the copy costs more than the FMAs at F=16).
 inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t, const float* xn,
                                        const float* dyn, bool last_image, float* acc,
                                        float* bias_acc) {
-  int64_t MR = t.MR;
-  const int64_t NR = t.NR, kwc = g.kw * g.c;
-  auto micro = t.unit_i;
-#if MOODNET_SGEMM_X86
-  // 3x3 on RGB: kernel rows of 9 taps get a 9-row tile (a 14-row one would idle 5 rows).
-  if (active_isa() == Isa::avx512 && kwc == 9)
-    MR = 9, micro = NR == 16 ? &conv_micro_avx512<9, 1, false> : &conv_micro_avx512<9, 2, false>;
-#endif
+  const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c;
   const int64_t hp = (g.oh - 1) * g.sh + g.kh, wp = (g.ow - 1) * g.sw + g.kw;
   const int64_t strips = (g.f + NR - 1) / NR;
   // A short last tile of taps reads (and discards) up to MR floats past the window.
@@ -279,7 +272,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
           p.b = dyn + oy0 * g.ow * g.f + s * NR;
           p.c = acc + (ky * kwc + i0) * g.f + s * NR;
           p.n = static_cast<int>(std::min(NR, g.f - s * NR));
-          micro(p);
+          t.micro(p);
         }
       }
   }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 
 #include "../contract.hpp"
 #include "sgemm.hpp"
@@ -180,35 +181,73 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
 
 #endif  // MOODNET_SGEMM_X86
 
-// The tile shape and kernel for an ISA and an output width F (narrow F gets a narrow tile so
-// no FMA is wasted on padding columns).
+// A tile shape and its kernel. Narrow F gets a narrow tile, so no FMA is wasted on padding
+// columns; the row count is picked so that tiles fill the rows they cover.
 struct ConvTile {
-  int MR, NR;
-  void (*unit_k)(const ConvMicroArgs&);  // forward: rows are pixels
-  void (*unit_i)(const ConvMicroArgs&);  // backward-weights: rows are taps
+  int MR = 0, NR = 0;
+  void (*micro)(const ConvMicroArgs&) = nullptr;
 };
 
-// row_stride: the forward kernels' a_i (stride * C); 3 (RGB input) gets a specialised kernel.
-inline ConvTile conv_tile_for(Isa isa, int64_t f, int64_t row_stride = 0) {
-  const bool rgb = row_stride == 3;
-  (void)rgb;  // unused without the x86 kernels
+namespace detail {
+// The candidate with the fewest idle rows over `rows` (ties: the first, larger candidate).
+inline int best_mr(int64_t rows, std::initializer_list<int> candidates) {
+  int best = *candidates.begin();
+  int64_t best_slots = INT64_MAX;
+  for (int mr : candidates) {
+    const int64_t slots = (rows + mr - 1) / mr * mr;
+    if (slots < best_slots) best = mr, best_slots = slots;
+  }
+  return best;
+}
+}  // namespace detail
+
+// Forward tiles: rows are `ow`-long output rows of pixels, row_stride the a_i (stride * C); an
+// RGB input (row_stride 3) gets kernels with that stride compiled in.
+inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_t ow) {
+  switch (isa) {
+#if MOODNET_SGEMM_X86
+    case Isa::avx512: {
+      if (row_stride == 3)
+        return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 3>}
+                       : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 3>};
+      // 13 rows measured slower than 14 with two idle rows; only 12 earns its place.
+      const int mr = detail::best_mr(ow, {14, 12});
+      if (f <= 16)
+        return {mr, 16,
+                mr == 14 ? &conv_micro_avx512<14, 1, true> : &conv_micro_avx512<12, 1, true>};
+      return {mr, 32, mr == 14 ? &conv_micro_avx512<14, 2, true> : &conv_micro_avx512<12, 2, true>};
+    }
+    case Isa::avx2:
+      if (f <= 8)
+        return {6, 8,
+                row_stride == 3 ? &conv_micro_avx2<6, 1, true, 3> : &conv_micro_avx2<6, 1, true>};
+      return {6, 16,
+              row_stride == 3 ? &conv_micro_avx2<6, 2, true, 3> : &conv_micro_avx2<6, 2, true>};
+#endif
+    default:
+      (void)row_stride, (void)ow;
+      return {4, 8, &conv_micro_generic_4x8<true>};
+  }
+}
+
+// Backward-weights tiles: rows are runs of `taps_per_row` kernel taps (KW * C); 3x3 RGB kernel
+// rows (9 taps) get a 9-row tile.
+inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row) {
   switch (isa) {
 #if MOODNET_SGEMM_X86
     case Isa::avx512:
-      if (f <= 16)
-        return {14, 16, rgb ? &conv_micro_avx512<14, 1, true, 3> : &conv_micro_avx512<14, 1, true>,
-                &conv_micro_avx512<14, 1, false>};
-      return {14, 32, rgb ? &conv_micro_avx512<14, 2, true, 3> : &conv_micro_avx512<14, 2, true>,
-              &conv_micro_avx512<14, 2, false>};
+      if (taps_per_row == 9)
+        return f <= 16 ? ConvTile{9, 16, &conv_micro_avx512<9, 1, false>}
+                       : ConvTile{9, 32, &conv_micro_avx512<9, 2, false>};
+      return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, false>}
+                     : ConvTile{14, 32, &conv_micro_avx512<14, 2, false>};
     case Isa::avx2:
-      if (f <= 8)
-        return {6, 8, rgb ? &conv_micro_avx2<6, 1, true, 3> : &conv_micro_avx2<6, 1, true>,
-                &conv_micro_avx2<6, 1, false>};
-      return {6, 16, rgb ? &conv_micro_avx2<6, 2, true, 3> : &conv_micro_avx2<6, 2, true>,
-              &conv_micro_avx2<6, 2, false>};
+      return f <= 8 ? ConvTile{6, 8, &conv_micro_avx2<6, 1, false>}
+                    : ConvTile{6, 16, &conv_micro_avx2<6, 2, false>};
 #endif
     default:
-      return {4, 8, &conv_micro_generic_4x8<true>, &conv_micro_generic_4x8<false>};
+      (void)taps_per_row;
+      return {4, 8, &conv_micro_generic_4x8<false>};
   }
 }
 

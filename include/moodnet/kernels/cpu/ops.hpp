@@ -56,7 +56,7 @@ for (int64_t n = 0; n < g.n; ++n) {
   // for any thread count.
   static void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
     const int64_t pix = g.oh * g.ow;
-    const cpu::ConvTile t = cpu::conv_tile_for(cpu::active_isa(), g.f);
+    const cpu::ConvTile t = cpu::conv_weights_tile(cpu::active_isa(), g.f, g.kw * g.c);
     const int64_t groups = cpu::reduction_groups(g.n), wsize = g.kh * g.kw * g.c * g.f;
     const int64_t stride = wsize + g.f;  // a group's weight and bias partials
     static thread_local std::vector<float> partial_buf;
