@@ -80,6 +80,11 @@ class Layer {
     for (auto& p : params_) out.push_back(p.get());
     return out;
   }
+  // Visits every weight without building a list (no allocation: runs every training step).
+  template <class F>
+  void for_each_parameter(F&& f) {
+    for (auto& p : params_) f(*p);
+  }
 
   // Frozen layers get no parameter gradients and no optimizer updates (BatchNorm then also runs
   // on its moving statistics, as in Keras).

@@ -157,6 +157,11 @@ class Model {
       for (auto* p : nodes_[i].layer->parameters()) out.push_back(p);
     return out;
   }
+  // Visits every weight of every layer, in parameters() order, without allocating.
+  template <class F>
+  void for_each_parameter(F&& f) {
+    for (size_t i = 1; i < nodes_.size(); ++i) nodes_[i].layer->for_each_parameter(f);
+  }
   // The weights the optimizer updates: trainable weights of trainable layers.
   std::vector<Parameter<D>*> trainable_parameters() {
     std::vector<Parameter<D>*> out;
@@ -343,7 +348,7 @@ class Model {
       Node& n = nodes_[i];
       bool own = false;
       if (n.layer->trainable())
-        for (const auto* p : n.layer->parameters()) own = own || p->trainable;
+        n.layer->for_each_parameter([&](const Parameter<D>& p) { own = own || p.trainable; });
       bool upstream = false;
       for (NodeId j : n.inputs) upstream = upstream || nodes_[static_cast<size_t>(j)].wants_grad;
       n.needs_backward = own || upstream;

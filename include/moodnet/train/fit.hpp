@@ -90,8 +90,9 @@ int64_t count_correct(const Tensor<D>& out, const Tensor<D>& target, bool logits
 template <class D>
 double l2_penalty(Model<D>& model) {
   double s = 0;
-  for (auto* p : model.parameters())
-    if (p->l2 > 0) s += p->l2 * ops<D>::sum_squares(p->value.size(), p->value.data());
+  model.for_each_parameter([&](const Parameter<D>& p) {
+    if (p.l2 > 0) s += p.l2 * ops<D>::sum_squares(p.value.size(), p.value.data());
+  });
   return s;
 }
 }  // namespace detail
