@@ -110,6 +110,25 @@ TEST_CASE("steady state: a training step after warm-up allocates nothing", "[all
   set_num_threads(num_threads());
 }
 
+TEST_CASE("steady state: predict into a reused tensor allocates nothing after warm-up", "[alloc]") {
+  for (const char* arch : {"seed004-attempt3", "seed003"}) {
+    INFO(arch);
+    const Model<Cpu> model = zoo::build<Cpu>(arch, 7, Shape{48, 48, 3});
+    const Tensor<Cpu> x = random_tensor(Shape{5, 48, 48, 3}, 2);
+    Tensor<Cpu> out;
+    model.predict(x, out, 2);  // warm-up: three batches of 2, 2 and 1
+    g_allocations = 0;
+    g_counting = true;
+    for (int i = 0; i < 3; ++i) model.predict(x, out, 2);
+    g_counting = false;
+    CHECK(g_allocations.load() == 0);
+    // The same numbers as the allocating form.
+    const Tensor<Cpu> again = model.predict(x, 2);
+    REQUIRE(again.size() == out.size());
+    for (int64_t i = 0; i < out.size(); ++i) CHECK(again.data()[i] == out.data()[i]);
+  }
+}
+
 TEST_CASE("steady state: the counter sees allocations (the check above can fail)", "[alloc]") {
   g_allocations = 0;
   g_counting = true;

@@ -6,6 +6,7 @@
 #include <concepts>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -75,8 +76,17 @@ class Model {
     }
     return *this;
   }
-  Model(Model&&) noexcept = default;
-  Model& operator=(Model&&) noexcept = default;
+  Model(Model&& o) noexcept { *this = std::move(o); }
+  Model& operator=(Model&& o) noexcept {
+    input_shape_ = std::move(o.input_shape_);
+    seed_ = o.seed_;
+    name_ = std::move(o.name_);
+    nodes_ = std::move(o.nodes_);
+    name_counts_ = std::move(o.name_counts_);
+    metadata_ = std::move(o.metadata_);
+    input_ = nullptr;  // forward() state does not travel
+    return *this;
+  }
 
   NodeId input() const { return 0; }
   NodeId output() const { return static_cast<NodeId>(nodes_.size()) - 1; }
@@ -242,27 +252,37 @@ class Model {
 
   // Inference in batches; const and safe to call from several threads at once.
   Tensor<D> predict(const Tensor<D>& x, int64_t batch_size = 32) const {
+    Tensor<D> result;
+    predict(x, result, batch_size);
+    return result;
+  }
+  // predict() into a caller's tensor: with a reused `result`, repeated calls allocate nothing
+  // (activation buffers come from a pool, one workspace per concurrent call).
+  void predict(const Tensor<D>& x, Tensor<D>& result, int64_t batch_size = 32) const {
     check_input(x);
     MOODNET_CHECK(batch_size > 0, "predict: batch_size must be positive");
     const int64_t n = x.dim(0), in_elems = input_shape_.num_elements();
     const int64_t out_elems = output_shape().num_elements();
-    Tensor<D> result(output_shape().with_batch(n));
-    std::vector<Tensor<D>> outs(nodes_.size());
-    Tensor<D> xb;
-    std::vector<const Tensor<D>*> ins;
+    result.resize(output_shape().with_batch(n));
+    auto ws = pool_.acquire();
+    ws->outs.resize(nodes_.size());
     for (int64_t b0 = 0; b0 < n; b0 += batch_size) {
       const int64_t bn = std::min(batch_size, n - b0);
-      xb.resize(input_shape_.with_batch(bn));
-      ops<D>::copy(bn * in_elems, x.data() + b0 * in_elems, xb.data());
-      for (size_t i = 1; i < nodes_.size(); ++i) {
-        ins.clear();
-        for (NodeId j : nodes_[i].inputs)
-          ins.push_back(j == 0 ? &xb : &outs[static_cast<size_t>(j)]);
-        nodes_[i].layer->call(ins, outs[i]);
+      const Tensor<D>* xb = &x;  // one batch: fed as it is
+      if (bn < n) {
+        ws->xb.resize(input_shape_.with_batch(bn));
+        ops<D>::copy(bn * in_elems, x.data() + b0 * in_elems, ws->xb.data());
+        xb = &ws->xb;
       }
-      ops<D>::copy(bn * out_elems, outs.back().data(), result.data() + b0 * out_elems);
+      for (size_t i = 1; i < nodes_.size(); ++i) {
+        ws->ins.clear();
+        for (NodeId j : nodes_[i].inputs)
+          ws->ins.push_back(j == 0 ? xb : &ws->outs[static_cast<size_t>(j)]);
+        nodes_[i].layer->call(ws->ins, ws->outs[i]);
+      }
+      ops<D>::copy(bn * out_elems, ws->outs.back().data(), result.data() + b0 * out_elems);
     }
-    return result;
+    pool_.release(std::move(ws));
   }
 
   // A Keras-style table: layer (type), output shape, param #, and for graphs the inputs.
@@ -365,6 +385,36 @@ class Model {
   const Tensor<D>* input_ = nullptr;
   std::vector<const Tensor<D>*> ins_;
   std::vector<Tensor<D>*> dx_;
+
+  // Activation buffers of one predict() call.
+  struct PredictWorkspace {
+    std::vector<Tensor<D>> outs;
+    Tensor<D> xb;
+    std::vector<const Tensor<D>*> ins;
+  };
+  // Free workspaces; copies and moves of a Model start with an empty pool.
+  class WorkspacePool {
+   public:
+    WorkspacePool() = default;
+    WorkspacePool(const WorkspacePool&) {}
+    WorkspacePool& operator=(const WorkspacePool&) { return *this; }
+    std::unique_ptr<PredictWorkspace> acquire() {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (free_.empty()) return std::make_unique<PredictWorkspace>();
+      auto ws = std::move(free_.back());
+      free_.pop_back();
+      return ws;
+    }
+    void release(std::unique_ptr<PredictWorkspace> ws) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      free_.push_back(std::move(ws));
+    }
+
+   private:
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<PredictWorkspace>> free_;
+  };
+  mutable WorkspacePool pool_;
 };
 
 // Keras' name for a plain layer stack; the same class serves both.
