@@ -316,6 +316,72 @@ TEST_CASE("data: scan_image_folder follows Keras' class and file order", "[data]
   REQUIRE_THROWS_WITH(scan_image_folder(t.path / "noimg"), Catch::Contains("no images"));
 }
 
+TEST_CASE("data: validation_split follows Keras' shuffled tail", "[data]") {
+  const Split s = validation_split(100, 0.2, 7);
+  CHECK(s.validation.size() == 20);
+  CHECK(s.train.size() == 80);
+  CHECK(s.test.empty());
+  std::set<int64_t> all(s.train.begin(), s.train.end());
+  all.insert(s.validation.begin(), s.validation.end());
+  CHECK(all.size() == 100);
+  CHECK(validation_split(100, 0.2, 7).validation == s.validation);
+  CHECK(validation_split(100, 0.2, 8).validation != s.validation);
+  CHECK(validation_split(3, 0.01, 1).validation.size() == 1);  // never empty
+  REQUIRE_THROWS_WITH(validation_split(10, 1.0, 1), Catch::Contains("(0, 1)"));
+}
+
+TEST_CASE("data: group_split keeps every CK+ subject on one side", "[data]") {
+  const fs::path dir = fs::path(MOODNET_SHARED_DATA_DIR) / "ckplus48" / "all";
+  if (!fs::exists(dir)) {
+    WARN("skipped: " << dir.string() << " is absent");
+    return;
+  }
+  const ImageFolder folder = scan_image_folder(dir);
+  int64_t unmatched = -1;
+  const auto keys = group_keys(folder.files, "^(S[0-9]+)_", &unmatched);
+  CHECK(unmatched == 0);
+  CHECK(keys.front().rfind("S", 0) == 0);
+  const std::set<std::string> subjects(keys.begin(), keys.end());
+  CHECK(subjects.size() > 20);
+  const Split s = group_split(folder.labels, keys, 0.15, 0.2, 3);
+  auto groups_of = [&](const std::vector<int64_t>& side) {
+    std::set<std::string> g;
+    for (int64_t i : side) g.insert(keys[static_cast<size_t>(i)]);
+    return g;
+  };
+  const auto tr = groups_of(s.train), va = groups_of(s.validation), te = groups_of(s.test);
+  for (const auto& g : te) CHECK((tr.count(g) == 0 && va.count(g) == 0));
+  for (const auto& g : va) CHECK(tr.count(g) == 0);
+  CHECK(s.train.size() + s.validation.size() + s.test.size() == folder.files.size());
+  // Group granularity: test holds at least its share, and not wildly more.
+  const double n = static_cast<double>(folder.files.size());
+  CHECK(static_cast<double>(s.test.size()) >= 0.2 * n - 1);
+  CHECK(static_cast<double>(s.test.size()) <= 0.35 * n);
+  CHECK(!s.validation.empty());
+  // Both classes reach the test side.
+  std::set<int> test_labels;
+  for (int64_t i : s.test) test_labels.insert(folder.labels[static_cast<size_t>(i)]);
+  CHECK(test_labels.size() == 2);
+  // Deterministic, and independent of the order the files come in.
+  const Split again = group_split(folder.labels, keys, 0.15, 0.2, 3);
+  CHECK(again.test == s.test);
+  CHECK(group_split(folder.labels, keys, 0.15, 0.2, 4).test != s.test);
+}
+
+TEST_CASE("data: group_keys and group_split errors", "[data]") {
+  const std::vector<fs::path> files{"a/S1_x.png", "b/S1_y.png", "c/other.png"};
+  int64_t unmatched = 0;
+  const auto keys = group_keys(files, "^(S[0-9]+)_", &unmatched);
+  CHECK(keys[0] == "S1");
+  CHECK(keys[1] == "S1");
+  CHECK(keys[0] != keys[2]);
+  CHECK(unmatched == 1);
+  CHECK(group_keys(files, "S[0-9]+")[0] == "S1");  // no capture group: the whole match
+  REQUIRE_THROWS_WITH(group_keys(files, "(S[0-9]+"), Catch::Contains("(S[0-9]+"));
+  REQUIRE_THROWS_WITH(group_split({0, 1}, {"a"}, 0.1, 0.1, 1), Catch::Contains("group keys"));
+  REQUIRE_THROWS_WITH(group_split({0, 1}, {"a", "b"}, 0.6, 0.6, 1), Catch::Contains("at most 1"));
+}
+
 TEST_CASE("data: stratified_split counts and determinism", "[data]") {
   // 50 / 30 / 7 samples of classes 0 / 1 / 2, interleaved.
   std::vector<int> labels(87);

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <system_error>
@@ -172,6 +174,119 @@ inline Split stratified_split(const std::vector<int>& labels, double validation_
     s.test.insert(s.test.end(), idx.begin(), idx.begin() + n_test);
     s.validation.insert(s.validation.end(), idx.begin() + n_test, idx.begin() + n_test + n_val);
     s.train.insert(s.train.end(), idx.begin() + n_test + n_val, idx.end());
+  }
+  std::sort(s.train.begin(), s.train.end());
+  std::sort(s.validation.begin(), s.validation.end());
+  std::sort(s.test.begin(), s.test.end());
+  return s;
+}
+
+// Keras' validation_split + subset: the whole file list shuffled with the seed, the last
+// round(fraction * n) files are the "validation" subset and the rest the "training" subset
+// (not stratified, as in Keras; the shuffle is moodnet's counter RNG, not NumPy's). Returned in
+// ascending order.
+inline Split validation_split(int64_t n, double fraction, uint64_t seed) {
+  MOODNET_CHECK(fraction > 0 && fraction < 1, "validation_split: fraction ", fraction,
+                " must lie in (0, 1)");
+  MOODNET_CHECK(n >= 2, "validation_split: need at least 2 samples, got ", n);
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
+  const uint64_t stream = stream_id(0x5b118, 0);
+  for (int64_t i = n - 1; i > 0; --i) {
+    const auto j = static_cast<int64_t>(random_bits(seed, stream, static_cast<uint64_t>(i)) %
+                                        static_cast<uint64_t>(i + 1));
+    std::swap(idx[static_cast<size_t>(i)], idx[static_cast<size_t>(j)]);
+  }
+  const int64_t n_val =
+      std::clamp<int64_t>(std::llround(fraction * static_cast<double>(n)), 1, n - 1);
+  Split s;
+  s.train.assign(idx.begin(), idx.end() - n_val);
+  s.validation.assign(idx.end() - n_val, idx.end());
+  std::sort(s.train.begin(), s.train.end());
+  std::sort(s.validation.begin(), s.validation.end());
+  return s;
+}
+
+// Group keys from file names: the first capture group of `pattern` (or the whole match when it
+// has none) searched in each file's name, e.g. "^(S[0-9]+)_" gives the CK+ subject "S005".
+// A file whose name does not match is its own group (keyed by its path) and is counted in
+// *unmatched when given. Throws on an invalid pattern, naming it.
+// (A template only so that <regex> is instantiated in the programs that call it: compile time.)
+template <class Regex = std::regex>
+std::vector<std::string> group_keys(const std::vector<std::filesystem::path>& files,
+                                    const std::string& pattern, int64_t* unmatched = nullptr) {
+  Regex re;
+  try {
+    re = Regex(pattern, std::regex::ECMAScript);
+  } catch (const std::regex_error& e) {
+    MOODNET_FAIL("group pattern '", pattern, "' is not a valid regular expression: ", e.what());
+  }
+  std::vector<std::string> keys;
+  keys.reserve(files.size());
+  int64_t misses = 0;
+  for (const auto& f : files) {
+    const std::string name = f.filename().string();
+    std::smatch m;
+    if (std::regex_search(name, m, re)) {
+      keys.push_back(m.size() > 1 && m[1].matched ? m[1].str() : m[0].str());
+    } else {
+      keys.push_back("\x01" + f.string());  // cannot collide with a captured key
+      ++misses;
+    }
+  }
+  if (unmatched) *unmatched = misses;
+  return keys;
+}
+
+// Like stratified_split, but every group (e.g. one person) lands whole on one side. Groups are
+// stratified by their most frequent label (ties: the lower label); within each stratum the
+// groups, in sorted key order, are shuffled by the seed and dealt to test until it holds
+// round(test_fraction * stratum size) samples or more, then to validation likewise, then to
+// train. Fractions are therefore met at group granularity.
+inline Split group_split(const std::vector<int>& labels, const std::vector<std::string>& groups,
+                         double validation_fraction, double test_fraction, uint64_t seed) {
+  MOODNET_CHECK(labels.size() == groups.size(), "group_split: ", labels.size(), " labels but ",
+                groups.size(), " group keys");
+  MOODNET_CHECK(
+      validation_fraction >= 0 && test_fraction >= 0 && validation_fraction + test_fraction <= 1,
+      "group_split: fractions validation=", validation_fraction, " test=", test_fraction,
+      " must be >= 0 and sum to at most 1");
+  std::map<std::string, std::vector<int64_t>> members;  // sorted keys: order-independent
+  for (size_t i = 0; i < groups.size(); ++i) {
+    MOODNET_CHECK(labels[i] >= 0, "group_split: negative label ", labels[i]);
+    members[groups[i]].push_back(static_cast<int64_t>(i));
+  }
+  std::map<int, std::vector<const std::vector<int64_t>*>> strata;
+  for (const auto& [key, idx] : members) {
+    std::map<int, int64_t> votes;
+    for (int64_t i : idx) ++votes[labels[static_cast<size_t>(i)]];
+    int best = votes.begin()->first;
+    for (const auto& [label, count] : votes)
+      if (count > votes[best]) best = label;
+    strata[best].push_back(&idx);
+  }
+  Split s;
+  for (auto& [label, list] : strata) {
+    const uint64_t stream = stream_id(0x6a0c9, static_cast<uint64_t>(label));
+    for (int64_t i = static_cast<int64_t>(list.size()) - 1; i > 0; --i) {
+      const auto j = static_cast<int64_t>(random_bits(seed, stream, static_cast<uint64_t>(i)) %
+                                          static_cast<uint64_t>(i + 1));
+      std::swap(list[static_cast<size_t>(i)], list[static_cast<size_t>(j)]);
+    }
+    int64_t total = 0;
+    for (const auto* g : list) total += static_cast<int64_t>(g->size());
+    const int64_t want_test = std::llround(test_fraction * static_cast<double>(total));
+    const int64_t want_val = std::llround(validation_fraction * static_cast<double>(total));
+    int64_t n_test = 0, n_val = 0;
+    for (const auto* g : list) {
+      const auto size = static_cast<int64_t>(g->size());
+      std::vector<int64_t>* side = &s.train;
+      if (n_test < want_test)
+        side = &s.test, n_test += size;
+      else if (n_val < want_val)
+        side = &s.validation, n_val += size;
+      side->insert(side->end(), g->begin(), g->end());
+    }
   }
   std::sort(s.train.begin(), s.train.end());
   std::sort(s.validation.begin(), s.validation.end());
