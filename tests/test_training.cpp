@@ -1,5 +1,6 @@
 // End-to-end training: a small CNN learns horizontal vs vertical stripes, deterministically.
 #include <catch2/catch.hpp>
+#include <numeric>
 #include <cstring>
 #include <moodnet/moodnet.hpp>
 
@@ -225,4 +226,29 @@ TEST_CASE("training: predict is const and gives the same answer from several thr
 #pragma omp parallel for num_threads(4)
   for (int t = 0; t < 4; ++t) outs[static_cast<size_t>(t)] = model.predict(data.x(), 7 + t);
   for (const auto& o : outs) CHECK(o.to_vector() == ref.to_vector());
+}
+
+TEST_CASE("training: evaluate_classifier reports what predict gives, sample by sample") {
+  set_num_threads(1);
+  TensorDataset test = stripes(64, 9);
+  Model<Cpu> model = stripes_cnn(5);
+  const ClassifierEvaluation e = evaluate_classifier(model, test, {"h", "v"}, 16);
+  REQUIRE(e.predictions.truth.size() == 64);
+  Tensor<Cpu> x, y;
+  std::vector<int64_t> all(64);
+  std::iota(all.begin(), all.end(), 0);
+  test.load_batch(all, 0, x, y);
+  const Tensor<Cpu> out = model.predict(x);
+  int64_t correct = 0;
+  for (int64_t i = 0; i < 64; ++i) {
+    CHECK(e.predictions.scores[static_cast<size_t>(i)] == out[i]);
+    CHECK(e.predictions.predicted[static_cast<size_t>(i)] == (out[i] >= 0.5f ? 1 : 0));
+    CHECK(e.predictions.truth[static_cast<size_t>(i)] == (y[i] >= 0.5f ? 1 : 0));
+    correct += e.predictions.predicted[static_cast<size_t>(i)] ==
+               e.predictions.truth[static_cast<size_t>(i)];
+  }
+  CHECK(e.report.accuracy == Approx(double(correct) / 64));
+  CHECK(e.report.n == 64);
+  CHECK(e.auc >= 0.0);
+  CHECK(e.auc <= 1.0);
 }

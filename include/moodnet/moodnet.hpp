@@ -6,6 +6,7 @@
 #include "core/random.hpp"
 #include "core/shape.hpp"
 #include "core/tensor.hpp"
+#include "data/classify.hpp"
 #include "data/folder.hpp"
 #include "data/image.hpp"
 #include "data/image_dataset.hpp"

@@ -14,6 +14,7 @@
 #include "../nn/loss.hpp"
 #include "callbacks.hpp"
 #include "dataset.hpp"
+#include "metrics.hpp"
 
 namespace moodnet {
 
@@ -211,6 +212,76 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
   }
   for (auto* cb : callbacks) cb->on_train_end(state);
   return history;
+}
+
+// A classifier's per-sample results over a dataset: true and predicted class, and a score (the
+// sigmoid output, i.e. the probability of class 1, for one-unit heads; the predicted class's
+// softmax probability otherwise). A one-unit head predicts class 1 at score >= threshold.
+struct ClassifierPredictions {
+  std::vector<int> truth, predicted;
+  std::vector<double> scores;
+};
+
+template <class D>
+ClassifierPredictions predict_classes(const Model<D>& model, Dataset& data, int64_t batch_size = 64,
+                                      double threshold = 0.5) {
+  MOODNET_CHECK(batch_size > 0, "predict_classes: batch_size must be positive");
+  ClassifierPredictions r;
+  Tensor<Cpu> xh, yh, out_host;
+  Tensor<D> xs, out;
+  std::vector<int64_t> idx;
+  for (int64_t b0 = 0; b0 < data.size(); b0 += batch_size) {
+    idx.clear();
+    for (int64_t i = b0; i < std::min(data.size(), b0 + batch_size); ++i) idx.push_back(i);
+    data.load_batch(idx, 0, xh, yh);
+    model.predict(detail::on_device<D>(xh, xs), out, batch_size);
+    const Tensor<Cpu>* o = &out_host;
+    if constexpr (std::is_same_v<D, Cpu>)
+      o = &out;
+    else
+      out_host = to<Cpu>(out);
+    const int64_t k = o->size() / o->dim(0);
+    for (size_t i = 0; i < idx.size(); ++i) {
+      const auto row = static_cast<int64_t>(i);
+      const float* p = o->data() + row * k;
+      const float* t = yh.data() + row * k;
+      if (k == 1) {
+        r.scores.push_back(p[0]);
+        r.predicted.push_back(p[0] >= threshold ? 1 : 0);
+        r.truth.push_back(t[0] >= 0.5f ? 1 : 0);
+        continue;
+      }
+      int64_t am = 0, at = 0;
+      for (int64_t j = 1; j < k; ++j) {
+        if (p[j] > p[am]) am = j;
+        if (t[j] > t[at]) at = j;
+      }
+      r.scores.push_back(p[am]);
+      r.predicted.push_back(static_cast<int>(am));
+      r.truth.push_back(static_cast<int>(at));
+    }
+  }
+  return r;
+}
+
+// The scikit-learn style report of a classifier on a dataset, with the ROC AUC of two-class
+// sigmoid heads (0.5 when undefined or for more classes).
+struct ClassifierEvaluation {
+  ClassificationReport report;
+  double auc = 0.5;
+  ClassifierPredictions predictions;
+};
+
+template <class D>
+ClassifierEvaluation evaluate_classifier(const Model<D>& model, Dataset& data,
+                                         const std::vector<std::string>& class_names,
+                                         int64_t batch_size = 64) {
+  MOODNET_CHECK(data.size() > 0, "evaluate_classifier: empty dataset");
+  ClassifierEvaluation e;
+  e.predictions = predict_classes(model, data, batch_size);
+  e.report = classification_report(e.predictions.truth, e.predictions.predicted, class_names);
+  if (model.output_shape()[0] == 1) e.auc = roc_auc(e.predictions.scores, e.predictions.truth);
+  return e;
 }
 
 }  // namespace moodnet

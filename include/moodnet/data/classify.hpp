@@ -1,0 +1,68 @@
+// Classifying photo files with a trained model: the image is decoded, resized and scaled the way
+// the model was trained, as recorded in its metadata (class_names, color_mode, scale).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "../nn/model.hpp"
+#include "image.hpp"
+
+namespace moodnet {
+
+// Metadata keys train programs set so that a saved model can be fed photos later.
+template <class D>
+void set_image_metadata(Model<D>& model, const std::vector<std::string>& class_names,
+                        ColorMode color, double scale = 1.0 / 255) {
+  model.metadata()["class_names"] = class_names;
+  model.metadata()["color_mode"] = to_string(color);
+  model.metadata()["scale"] = scale;
+}
+
+// The colour mode a model expects: its metadata's, else from its input channels.
+template <class D>
+ColorMode image_color_mode(const Model<D>& model) {
+  const std::string saved = model.metadata().value("color_mode", std::string());
+  if (!saved.empty()) return saved == "grayscale" ? ColorMode::grayscale : ColorMode::rgb;
+  return model.input_shape()[2] == 1 ? ColorMode::grayscale : ColorMode::rgb;
+}
+
+struct ImageClassification {
+  int label = 0;
+  std::string class_name;
+  double confidence = 0;              // probability of the predicted class
+  std::vector<double> probabilities;  // per class (two-class sigmoid heads: 1 - p, p)
+};
+
+// Classifies one photo. Throws moodnet::Error naming the file when it cannot be read.
+template <class D>
+ImageClassification classify_image(const Model<D>& model, const std::filesystem::path& file,
+                                   int64_t max_pixels = default_max_image_pixels) {
+  const Shape in = model.input_shape();
+  const Image img = load_image(file, in[0], in[1], image_color_mode(model), max_pixels);
+  const auto scale = static_cast<float>(model.metadata().value("scale", 1.0 / 255));
+  Tensor<Cpu> x(in.with_batch(1));
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(img.pixels[size_t(i)]) * scale;
+  Tensor<Cpu> out;
+  if constexpr (std::is_same_v<D, Cpu>)
+    model.predict(x, out);
+  else
+    out = to<Cpu>(model.predict(to<D>(x)));
+  ImageClassification r;
+  if (out.size() == 1) {
+    r.probabilities = {1.0 - out[0], double(out[0])};
+  } else {
+    for (int64_t k = 0; k < out.size(); ++k) r.probabilities.push_back(out[k]);
+  }
+  if (out.size() == 1) r.label = out[0] >= 0.5f ? 1 : 0;  // as predict_classes thresholds
+  for (size_t k = 1; k < r.probabilities.size() && out.size() > 1; ++k)
+    if (r.probabilities[k] > r.probabilities[size_t(r.label)]) r.label = static_cast<int>(k);
+  r.confidence = r.probabilities[size_t(r.label)];
+  const auto names = model.metadata().value("class_names", std::vector<std::string>{});
+  r.class_name =
+      size_t(r.label) < names.size() ? names[size_t(r.label)] : "class " + std::to_string(r.label);
+  return r;
+}
+
+}  // namespace moodnet
