@@ -242,6 +242,27 @@ TEST_CASE("data: decode errors name the file and the reason", "[data]") {
   CHECK(decode_image(t.path / "ok.png", ColorMode::rgb, 16).num_pixels() == 16);
 }
 
+TEST_CASE("data: a JPEG Huffman table with more than 256 codes is refused before stb sees it",
+          "[data]") {
+  // Found by fuzzing (scripts/fuzz.sh): Debian's stb_image writes past a buffer on such a table.
+  TempDir t;
+  write_jpg(t.path / "ok.jpg", 16, 16, 3, noise(16, 16, 3));
+  auto bytes = read_bytes(t.path / "ok.jpg");
+  REQUIRE(decode_image(t.path / "ok.jpg", ColorMode::rgb).num_pixels() == 256);
+  size_t dht = 0;
+  for (size_t i = 2; i + 1 < bytes.size(); ++i)
+    if (bytes[i] == 0xFF && bytes[i + 1] == 0xC4) {
+      dht = i;
+      break;
+    }
+  REQUIRE(dht > 0);
+  for (size_t k = 0; k < 16; ++k) bytes[dht + 5 + k] = 200;  // 16 x 200 codes declared
+  write_bytes(t.path / "evil.jpg", bytes);
+  REQUIRE_THROWS_WITH(decode_image(t.path / "evil.jpg", ColorMode::rgb),
+                      Catch::Contains("evil.jpg") && Catch::Contains("Huffman table") &&
+                          Catch::Contains("3200 codes"));
+}
+
 TEST_CASE("data: resize_bilinear matches tf.image.resize (half-pixel centres)", "[data]") {
   // 2x2 -> 4x4: source coordinates -0.25, 0.25, 0.75, 1.25 (clamped at the edges).
   const Image up = resize_bilinear(make_image(2, 2, 1, {0, 100, 200, 40}), 4, 4);

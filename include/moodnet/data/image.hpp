@@ -69,6 +69,52 @@ struct StbPixels {
   }
 };
 
+// stb_image (2022-09, as Debian ships it) trusts the code counts of a JPEG Huffman table: a
+// table declaring more than 256 codes overflows a heap buffer (found by fuzzing; fixed upstream
+// later). This walks the JPEG's marker segments the way a decoder meets them and returns an
+// error message for such a table, or an empty string.
+inline std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
+  const size_t n = b.size();
+  if (n < 4 || b[0] != 0xFF || b[1] != 0xD8) return {};  // not a JPEG
+  size_t pos = 2;
+  while (pos + 1 < n) {
+    if (b[pos] != 0xFF) {  // entropy-coded data: skip to the next marker
+      ++pos;
+      continue;
+    }
+    const uint8_t m = b[pos + 1];
+    if (m == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    pos += 2;
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length
+    if (m == 0xD9) break;                                              // end of image
+    if (pos + 2 > n) break;
+    const size_t len = size_t(b[pos]) << 8 | b[pos + 1];
+    if (m == 0xC4) {
+      // DHT, read as stb reads it: tables follow while the declared length lasts, even when a
+      // table runs past it (bytes past the end of the file read as 0).
+      auto at = [&](size_t i) -> int { return i < n ? b[i] : 0; };
+      long left = static_cast<long>(len) - 2;
+      size_t t = pos + 2;
+      while (left > 0) {
+        const int q = at(t);
+        if ((q >> 4) > 1 || (q & 15) > 3) break;  // stb rejects the table header
+        int codes = 0;
+        for (size_t i = 1; i <= 16; ++i) codes += at(t + i);
+        if (codes > 256)
+          return "corrupt JPEG: a Huffman table declares " + std::to_string(codes) +
+                 " codes (at most 256)";
+        t += 17 + size_t(codes);
+        left -= 17 + codes;
+      }
+    }
+    pos = len >= 2 ? pos + len : pos;  // SOS: its header, then entropy data until a marker
+  }
+  return {};
+}
+
 }  // namespace detail
 
 // Decodes an encoded image held in memory (JPEG baseline/progressive, PNG incl. palette, RGBA
@@ -81,6 +127,8 @@ inline Image decode_image_bytes(std::span<const uint8_t> bytes, ColorMode mode,
   MOODNET_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), "cannot decode image ", name,
                 ": file too large (", bytes.size(), " bytes)");
   const int len = static_cast<int>(bytes.size());
+  if (const std::string problem = detail::jpeg_huffman_problem(bytes); !problem.empty())
+    MOODNET_FAIL("cannot decode image ", name, ": ", problem);
   int w = 0, h = 0, c = 0;
   if (!stbi_info_from_memory(bytes.data(), len, &w, &h, &c))
     MOODNET_FAIL("cannot decode image ", name, ": ", detail::stb_reason(),

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Fuzzes moodnet's image decode + resize entry point with libFuzzer under AddressSanitizer and
+# UndefinedBehaviorSanitizer (clang from Debian). Seeds: tests/fuzz/corpus plus a few files of
+# every data set in ../shared/data when present.
+#   scripts/fuzz.sh [SECONDS]     (default 600)
+set -euo pipefail
+seconds=${1:-600}
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${FUZZ_DIR:-$root/build/fuzz}
+mkdir -p "$out/corpus" "$out/artifacts"
+if ! command -v clang++ >/dev/null; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y --no-install-recommends clang libclang-rt-14-dev
+fi
+clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -I"$root/include" "$root/tests/fuzz/fuzz_decode.cpp" -o "$out/fuzz_decode"
+cp -n "$root"/tests/fuzz/corpus/* "$out/corpus/" 2>/dev/null || true
+shared="$root/../shared/data"
+if [ -d "$shared" ]; then
+  # A handful of real files of every set: baseline and progressive JPEG, gray, palette and
+  # RGBA PNG, tiny and huge images.
+  find "$shared" -type f \( -name '*.jpg' -o -name '*.jpeg' -o -name '*.png' \) -size -200k |
+    sort | awk 'NR % 400 == 1' | head -n 80 | while read -r f; do cp -n "$f" "$out/corpus/"; done
+fi
+echo "fuzzing for $seconds s with $(ls "$out/corpus" | wc -l) seed files"
+"$out/fuzz_decode" "$out/corpus" -artifact_prefix="$out/artifacts/" -max_total_time="$seconds" \
+  -rss_limit_mb=2048 -max_len=262144 -print_final_stats=1 2>&1 | tail -n 25
+echo "crashes: $(ls "$out/artifacts" | wc -l)"
