@@ -523,6 +523,40 @@ TEST_CASE("data: ImageDataset batches, skips bad files, strict mode", "[data]") 
         std::vector<float>{1, 0, 0, 0, 1, 0, 0, 0, 1});
 }
 
+TEST_CASE("data: ImageDataset augments batches by (seed, epoch, sample), any thread count",
+          "[data]") {
+  const fs::path sample = fs::path(MOODNET_SOURCE_DIR) / "data" / "sample" / "train";
+  const ImageFolder folder = scan_image_folder(sample);
+  std::vector<int64_t> some{0, 1, 2, 200, 201};
+  ImageDatasetOptions o;
+  o.height = o.width = 32;
+  o.color_mode = ColorMode::grayscale;
+  ImageDataset plain(folder, some, o);
+  o.augmentation = augmentation_preset("seed000");
+  o.augment_seed = 11;
+  ImageDataset aug(folder, some, o);
+  const std::vector<int64_t> idx{4, 0, 2};
+  Tensor<Cpu> x0, y0, x1, y1, xp, yp;
+  set_num_threads(1);
+  aug.load_batch(idx, 0, x0, y0);
+  set_num_threads(2);
+  aug.load_batch(idx, 0, x1, y1);
+  REQUIRE(x0.size() == x1.size());
+  CHECK(std::memcmp(x0.data(), x1.data(), size_t(x0.size()) * sizeof(float)) == 0);
+  plain.load_batch(idx, 0, xp, yp);
+  CHECK(std::memcmp(x0.data(), xp.data(), size_t(x0.size()) * sizeof(float)) != 0);
+  CHECK(std::memcmp(y0.data(), yp.data(), size_t(y0.size()) * sizeof(float)) == 0);
+  aug.load_batch(idx, 1, x1, y1);  // another epoch, other warps
+  CHECK(std::memcmp(x0.data(), x1.data(), size_t(x0.size()) * sizeof(float)) != 0);
+  // Sample 2 of the batch is dataset sample 2, warped exactly as augment_pixels does.
+  std::vector<float> want(32 * 32);
+  augment_pixels(aug.pixels(2).data(), 32, 32, 1, o.augmentation, 11, 0, 2, want.data(),
+                 1.0f / 255.0f);
+  CHECK(std::memcmp(want.data(), x0.data() + 2 * 32 * 32, want.size() * sizeof(float)) == 0);
+  o.augmentation.rotation_range = -5;
+  REQUIRE_THROWS_AS(ImageDataset(folder, some, o), Error);
+}
+
 TEST_CASE("data: real files from the shared data and the embedded sample", "[data]") {
   const fs::path shared = MOODNET_SHARED_DATA_DIR;
   if (!fs::is_directory(shared)) {

@@ -13,6 +13,7 @@
 #include "../config.hpp"
 #include "../core/tensor.hpp"
 #include "../train/dataset.hpp"
+#include "augment.hpp"
 #include "folder.hpp"
 #include "image.hpp"
 
@@ -24,6 +25,10 @@ struct ImageDatasetOptions {
   float scale = 1.0f / 255.0f;  // x = pixel * scale, so [0, 1] by default
   bool strict = false;          // throw on the first unreadable file instead of skipping it
   int64_t max_pixels = default_max_image_pixels;
+  // Random warps applied to every batch (training sets only), keyed by (augment_seed, epoch,
+  // sample index): the same seed gives the same batches for any thread count.
+  Augmentation augmentation{};
+  uint64_t augment_seed = 0;
 };
 
 // A file ImageDataset could not use, and why.
@@ -46,6 +51,7 @@ class ImageDataset : public Dataset {
         channels_(num_channels(options.color_mode)) {
     MOODNET_CHECK(opt_.height > 0 && opt_.width > 0, "ImageDataset: image size ", opt_.height, "x",
                   opt_.width, " must be positive");
+    opt_.augmentation.validate();
     MOODNET_CHECK(folder.files.size() == folder.labels.size(), "ImageDataset: folder has ",
                   folder.files.size(), " files but ", folder.labels.size(), " labels");
     MOODNET_CHECK(class_names_.size() >= 2, "ImageDataset: need at least 2 classes, got ",
@@ -108,7 +114,7 @@ pixels_ = std::move(cache);
   Shape sample_shape() const override { return Shape{opt_.height, opt_.width, channels_}; }
   Shape target_shape() const override { return Shape{num_classes() == 2 ? 1 : num_classes()}; }
 
-  void load_batch(std::span<const int64_t> indices, uint64_t /*epoch*/, Tensor<Cpu>& x,
+  void load_batch(std::span<const int64_t> indices, uint64_t epoch, Tensor<Cpu>& x,
                   Tensor<Cpu>& y) override {
     const auto b = static_cast<int64_t>(indices.size());
     for (int64_t k : indices)
@@ -121,12 +127,17 @@ pixels_ = std::move(cache);
     float* xd = x.data();
     float* yd = y.data();
     const float scale = opt_.scale;
+    const bool augment = opt_.augmentation.enabled();
 MOODNET_OMP(omp parallel for schedule(static) if (b * per > 65536))
 for (int64_t i = 0; i < b; ++i) {
   const auto k = indices[static_cast<size_t>(i)];
   const uint8_t* src = pixels_.data() + k * per;
   float* dst = xd + i * per;
-  for (int64_t j = 0; j < per; ++j) dst[j] = static_cast<float>(src[j]) * scale;
+  if (augment)
+    augment_pixels(src, opt_.height, opt_.width, channels_, opt_.augmentation, opt_.augment_seed,
+                   epoch, static_cast<uint64_t>(k), dst, scale);
+  else
+    for (int64_t j = 0; j < per; ++j) dst[j] = static_cast<float>(src[j]) * scale;
   const int label = labels_[static_cast<size_t>(k)];
   if (ys == 1) {
     yd[i] = static_cast<float>(label);
