@@ -261,6 +261,19 @@ TEST_CASE("data: a JPEG Huffman table with more than 256 codes is refused before
   REQUIRE_THROWS_WITH(decode_image(t.path / "evil.jpg", ColorMode::rgb),
                       Catch::Contains("evil.jpg") && Catch::Contains("Huffman table") &&
                           Catch::Contains("3200 codes"));
+  // A scan naming Huffman tables that were never defined (stb would read uninitialised memory).
+  auto scan = read_bytes(t.path / "ok.jpg");
+  size_t sos = 0;
+  for (size_t i = 2; i + 1 < scan.size(); ++i)
+    if (scan[i] == 0xFF && scan[i + 1] == 0xDA) {
+      sos = i;
+      break;
+    }
+  REQUIRE(sos > 0);
+  scan[sos + 6] = 0x33;  // first component: DC table 3, AC table 3
+  write_bytes(t.path / "undefined.jpg", scan);
+  REQUIRE_THROWS_WITH(decode_image(t.path / "undefined.jpg", ColorMode::rgb),
+                      Catch::Contains("undefined.jpg") && Catch::Contains("never defined"));
 }
 
 TEST_CASE("data: resize_bilinear matches tf.image.resize (half-pixel centres)", "[data]") {

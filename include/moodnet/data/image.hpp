@@ -69,13 +69,15 @@ struct StbPixels {
   }
 };
 
-// stb_image (2022-09, as Debian ships it) trusts the code counts of a JPEG Huffman table: a
-// table declaring more than 256 codes overflows a heap buffer (found by fuzzing; fixed upstream
-// later). This walks the JPEG's marker segments the way a decoder meets them and returns an
-// error message for such a table, or an empty string.
+// stb_image (2022-09, as Debian ships it) trusts a JPEG's Huffman tables: a table declaring
+// more than 256 codes overflows a heap buffer, and a scan naming a table never defined decodes
+// with uninitialised memory (both found by fuzzing). This walks the JPEG's marker segments the
+// way a decoder meets them and returns an error message for either case, or an empty string.
 inline std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
   const size_t n = b.size();
   if (n < 4 || b[0] != 0xFF || b[1] != 0xD8) return {};  // not a JPEG
+  auto at = [&](size_t i) -> int { return i < n ? b[i] : 0; };
+  bool defined[2][4] = {};  // [DC, AC][table id]
   size_t pos = 2;
   while (pos + 1 < n) {
     if (b[pos] != 0xFF) {  // entropy-coded data: skip to the next marker
@@ -95,7 +97,6 @@ inline std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
     if (m == 0xC4) {
       // DHT, read as stb reads it: tables follow while the declared length lasts, even when a
       // table runs past it (bytes past the end of the file read as 0).
-      auto at = [&](size_t i) -> int { return i < n ? b[i] : 0; };
       long left = static_cast<long>(len) - 2;
       size_t t = pos + 2;
       while (left > 0) {
@@ -106,8 +107,21 @@ inline std::string jpeg_huffman_problem(std::span<const uint8_t> b) {
         if (codes > 256)
           return "corrupt JPEG: a Huffman table declares " + std::to_string(codes) +
                  " codes (at most 256)";
+        defined[q >> 4][q & 15] = true;
         t += 17 + size_t(codes);
         left -= 17 + codes;
+      }
+    }
+    if (m == 0xDA) {
+      // SOS: stb decodes with whatever tables the scan names, defined or not (uninitialised
+      // memory, found by fuzzing); DC tables serve scans starting at coefficient 0, AC tables
+      // scans ending past it.
+      const size_t ns = size_t(at(pos + 2));
+      const int ss = at(pos + 3 + 2 * ns), se = at(pos + 4 + 2 * ns);
+      for (size_t i = 0; i < ns && i < 4; ++i) {
+        const int tables = at(pos + 4 + 2 * i), td = tables >> 4, ta = tables & 15;
+        if ((ss == 0 && td < 4 && !defined[0][td]) || (se > 0 && ta < 4 && !defined[1][ta]))
+          return "corrupt JPEG: a scan uses a Huffman table that was never defined";
       }
     }
     pos = len >= 2 ? pos + len : pos;  // SOS: its header, then entropy data until a marker
