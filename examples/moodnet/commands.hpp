@@ -44,5 +44,7 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
                 const std::vector<std::string>& given_names, bool json);
 // `summary`: an architecture by name, a saved model, or (list) every architecture.
 int run_summary(const std::string& arch, const std::string& model_path, bool list);
+// `inspect`: the dataset health check; 1 when DIR holds no usable image.
+int run_inspect(const std::string& dir, bool json, int64_t max_pixels);
 
 }  // namespace moodnet::cli

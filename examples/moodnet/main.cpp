@@ -5,6 +5,7 @@
 //   moodnet evaluate --model FILE --data DIR
 //   moodnet predict --model FILE IMAGE...
 //   moodnet summary (--arch NAME | --model FILE | --list)
+//   moodnet inspect DIR [--json] [--max-pixels N]
 //
 // Exit codes: 0 success, 1 a failure while running (bad file, bad data), 2 bad arguments.
 #include <CLI/CLI.hpp>
@@ -76,6 +77,16 @@ int main(int argc, char** argv) {
   summary->add_option("--model", model_path, "a saved model file")->excludes(arch_opt);
   summary->add_flag("--list", list, "list the architectures");
 
+  std::string inspect_dir;
+  int64_t max_pixels = 64'000'000;  // the library's default_max_image_pixels
+  auto* inspect = app.add_subcommand(
+      "inspect", "check a data folder: counts, unreadable files, duplicates, shortcuts");
+  inspect->add_option("dir", inspect_dir, "DIR/CLASS/... or DIR/SPLIT/CLASS/...")->required();
+  inspect->add_option("--max-pixels", max_pixels, "larger images count as unreadable")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  inspect->add_flag("--json", json, "print the report as one JSON line at the end");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -86,6 +97,7 @@ int main(int argc, char** argv) {
     if (*evaluate) return run_evaluate(model_path, data, classes, json);
     if (*predict) return run_predict(model_path, images, split_list(class_names), json);
     if (*summary) return run_summary(arch, model_path, list);
+    if (*inspect) return run_inspect(inspect_dir, json, max_pixels);
   } catch (const UsageError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

@@ -10,6 +10,7 @@
 #include "data/folder.hpp"
 #include "data/image.hpp"
 #include "data/image_dataset.hpp"
+#include "data/inspect.hpp"
 #include "io/model_file.hpp"
 #include "kernels/cpu/ops.hpp"
 #include "kernels/reference.hpp"
