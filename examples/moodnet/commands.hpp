@@ -20,6 +20,11 @@ struct TrainArgs {
   // Defaults: seed 004's protocol (Adam 1e-3, batch 16, 20 epochs) and its best model.
   std::string data, arch = "seed004-attempt3", out = "moodnet-model.moodnet", optimizer = "adam",
                     classes, image_size, color;
+  std::string test_data;       // a separate test folder (overrides the split's test part)
+  std::string augment;         // augmentation spec or preset, e.g. "rotation=40,hflip" or seed000
+  std::string group_by;        // regex whose first capture names a file's group (person)
+  std::string early_stopping;  // "MONITOR:PATIENCE", e.g. val_loss:5
+  std::string reduce_lr;       // "MONITOR:FACTOR:PATIENCE", e.g. val_loss:0.5:2
   int epochs = 20;
   int64_t batch = 16;
   double lr = 1e-3, val_split = 0.15, test_split = 0.2;
@@ -44,6 +49,9 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
                 const std::vector<std::string>& given_names, bool json);
 // `summary`: an architecture by name, a saved model, or (list) every architecture.
 int run_summary(const std::string& arch, const std::string& model_path, bool list);
+// `augment`: write `copies` augmented variants of every image of DIR/CLASS into out/CLASS.
+int run_augment(const std::string& dir, const std::string& out, int copies, const std::string& spec,
+                uint64_t seed, bool jpeg);
 // `inspect`: the dataset health check; 1 when DIR holds no usable image.
 int run_inspect(const std::string& dir, bool json, int64_t max_pixels);
 

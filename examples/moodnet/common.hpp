@@ -21,14 +21,6 @@ struct DataLayout {
 };
 DataLayout resolve_layout(const fs::path& dir);
 
-struct Evaluated {
-  ClassificationReport report;
-  double auc = 0.5;
-};
-
-// Predicted labels of a dataset (threshold 0.5 on a sigmoid head, argmax on softmax).
-Evaluated evaluate_dataset(const Model<Cpu>& model, ImageDataset& data);
 void print_skipped(const ImageDataset& d);
-ColorMode color_of(const Model<Cpu>& model);
 
 }  // namespace moodnet::cli

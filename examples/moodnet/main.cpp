@@ -6,6 +6,7 @@
 //   moodnet predict --model FILE IMAGE...
 //   moodnet summary (--arch NAME | --model FILE | --list)
 //   moodnet inspect DIR [--json] [--max-pixels N]
+//   moodnet augment DIR --out DIR --copies N --augment SPEC
 //
 // Exit codes: 0 success, 1 a failure while running (bad file, bad data), 2 bad arguments.
 #include <CLI/CLI.hpp>
@@ -50,6 +51,16 @@ int main(int argc, char** argv) {
   train->add_option("--threads", t.threads, "OpenMP threads (default: all cores)")
       ->check(CLI::Range(1, 1024));
   train->add_option("--out", t.out, "where to save the trained model")->capture_default_str();
+  train->add_option("--test-data", t.test_data, "a separate test folder (DIR/CLASS)");
+  train->add_option("--augment", t.augment,
+                    "training-time augmentation, e.g. rotation=40,shift=0.2,shear=0.2,zoom=0.2,"
+                    "hflip, or a seed's preset: seed000, seed003");
+  train->add_option("--group-by", t.group_by,
+                    "regex whose first capture group names a file's person/group, kept on one "
+                    "side of every split (e.g. '^(S[0-9]+)_' for CK+)");
+  train->add_option("--early-stopping", t.early_stopping,
+                    "MONITOR:PATIENCE, e.g. val_loss:5 (best weights restored)");
+  train->add_option("--reduce-lr", t.reduce_lr, "MONITOR:FACTOR:PATIENCE, e.g. val_loss:0.5:2");
   train->add_flag("--json", t.json, "print the results as one JSON line at the end");
 
   std::string model_path, data, classes;
@@ -87,6 +98,22 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   inspect->add_flag("--json", json, "print the report as one JSON line at the end");
 
+  std::string augment_dir, augment_out, augment_spec;
+  int copies = 1;
+  uint64_t augment_seed = 42;
+  bool augment_jpeg = false;
+  auto* augment = app.add_subcommand(
+      "augment", "write augmented copies of every image of a folder (offline augmentation)");
+  augment->add_option("dir", augment_dir, "DIR/CLASS/... to read")->required();
+  augment->add_option("--out", augment_out, "folder to write OUT/CLASS/...")->required();
+  augment->add_option("--copies", copies, "variants per image")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  augment->add_option("--augment", augment_spec, "e.g. rotation=10,zoom=0.1,hflip or seed003")
+      ->required();
+  augment->add_option("--seed", augment_seed)->capture_default_str();
+  augment->add_flag("--jpeg", augment_jpeg, "write JPEG (quality 95) instead of PNG");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -98,6 +125,9 @@ int main(int argc, char** argv) {
     if (*predict) return run_predict(model_path, images, split_list(class_names), json);
     if (*summary) return run_summary(arch, model_path, list);
     if (*inspect) return run_inspect(inspect_dir, json, max_pixels);
+    if (*augment)
+      return run_augment(augment_dir, augment_out, copies, augment_spec, augment_seed,
+                         augment_jpeg);
   } catch (const UsageError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

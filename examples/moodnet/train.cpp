@@ -2,6 +2,8 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <set>
+#include <sstream>
 
 #include "common.hpp"
 
@@ -36,9 +38,36 @@ Shape parse_image_size(const std::string& s, int64_t channels) {
   throw UsageError("--image-size: expected H,W (e.g. 150,150), got '" + s + "'");
 }
 
-}  // namespace
+// "a:b:c" -> {"a", "b", "c"}, exactly n fields.
+std::vector<std::string> split_fields(const std::string& s, size_t n, const char* option,
+                                      const char* form) {
+  std::vector<std::string> f;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ':');) f.push_back(item);
+  if (f.size() != n || f[0].empty())
+    throw UsageError(std::string(option) + ": expected " + form + ", got '" + s + "'");
+  return f;
+}
+int to_int(const std::string& s, const char* option) {
+  try {
+    size_t used = 0;
+    const int v = std::stoi(s, &used);
+    if (used == s.size() && v >= 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(std::string(option) + ": '" + s + "' is not a non-negative integer");
+}
+double to_double(const std::string& s, const char* option) {
+  try {
+    size_t used = 0;
+    const double v = std::stod(s, &used);
+    if (used == s.size() && v > 0) return v;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(std::string(option) + ": '" + s + "' is not a positive number");
+}
 
-int run_train_on(const TrainArgs& a, const fs::path& data_dir);
+}  // namespace
 
 int run_train_on(const TrainArgs& a, const fs::path& data_dir);
 
@@ -57,6 +86,22 @@ int run_train(const TrainArgs& a) {
 }
 
 int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
+  // Every option is checked before any image is read.
+  Augmentation augmentation;
+  try {
+    augmentation = parse_augmentation(a.augment);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--augment: ") + e.what());
+  }
+  std::vector<std::string> stop_spec, plateau_spec;
+  if (!a.early_stopping.empty())
+    stop_spec = split_fields(a.early_stopping, 2, "--early-stopping", "MONITOR:PATIENCE");
+  if (!a.reduce_lr.empty())
+    plateau_spec = split_fields(a.reduce_lr, 3, "--reduce-lr", "MONITOR:FACTOR:PATIENCE");
+  const int stop_patience = stop_spec.empty() ? 0 : to_int(stop_spec[1], "--early-stopping");
+  const double plateau_factor =
+      plateau_spec.empty() ? 0 : to_double(plateau_spec[1], "--reduce-lr");
+  const int plateau_patience = plateau_spec.empty() ? 0 : to_int(plateau_spec[2], "--reduce-lr");
   const DataLayout layout = resolve_layout(data_dir);
 
   // Input shape: the architecture's unless --image-size/--color say otherwise.
@@ -68,20 +113,34 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   in = a.image_size.empty() ? Shape{in[0], in[1], channels}
                             : parse_image_size(a.image_size, channels);
 
+  const fs::path test_dir = a.test_data.empty() ? layout.test_dir : fs::path(a.test_data);
   const ImageFolder folder = scan_image_folder(layout.train_dir, split_list(a.classes));
-  const Split split = stratified_split(folder.labels, a.val_split,
-                                       layout.test_dir.empty() ? a.test_split : 0.0, a.seed);
+  const double test_fraction = test_dir.empty() ? a.test_split : 0.0;
+  Split split;
+  if (a.group_by.empty()) {
+    split = stratified_split(folder.labels, a.val_split, test_fraction, a.seed);
+  } else {
+    int64_t unmatched = 0;
+    const auto groups = group_keys(folder.files, a.group_by, &unmatched);
+    split = group_split(folder.labels, groups, a.val_split, test_fraction, a.seed);
+    std::cout << "groups by '" << a.group_by
+              << "': " << std::set<std::string>(groups.begin(), groups.end()).size() << " ("
+              << unmatched << " files matched no group and stand alone)\n";
+  }
   std::cout << "classes: ";
   for (size_t k = 0; k < folder.class_names.size(); ++k)
     std::cout << (k ? ", " : "") << k << "=" << folder.class_names[k];
   std::cout << "\nimages: " << split.train.size() << " train, " << split.validation.size()
             << " validation";
 
-  ImageDataset train(folder, split.train, in[0], in[1], color);
+  ImageDatasetOptions train_options{.height = in[0], .width = in[1], .color_mode = color};
+  train_options.augmentation = augmentation;
+  train_options.augment_seed = a.seed;
+  ImageDataset train(folder, split.train, train_options);
   ImageDataset val(folder, split.validation, in[0], in[1], color);
   std::unique_ptr<ImageDataset> test;
-  if (!layout.test_dir.empty()) {
-    const ImageFolder test_folder = scan_image_folder(layout.test_dir, folder.class_names);
+  if (!test_dir.empty()) {
+    const ImageFolder test_folder = scan_image_folder(test_dir, folder.class_names);
     std::vector<int64_t> all(test_folder.files.size());
     std::iota(all.begin(), all.end(), 0);
     test = std::make_unique<ImageDataset>(test_folder, all, in[0], in[1], color);
@@ -112,12 +171,25 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   opt.validation = val.size() > 0 ? &val : nullptr;
   opt.stop_requested = &stop_requested;
   const Loss loss = Loss::binary_crossentropy();
+  if (augmentation.enabled()) std::cout << "augmentation: " << to_string(augmentation) << "\n";
+  // Without --early-stopping: run every epoch, keep the best validation accuracy's weights.
   EarlyStopping<Cpu> best({.monitor = opt.validation ? "val_accuracy" : "accuracy",
                            .patience = a.epochs + 1,
                            .restore_best_weights = true});
+  std::vector<Callback<Cpu>*> callbacks;
+  if (!stop_spec.empty())
+    best = EarlyStopping<Cpu>(
+        {.monitor = stop_spec[0], .patience = stop_patience, .restore_best_weights = true});
+  std::unique_ptr<ReduceLROnPlateau<Cpu>> plateau;
+  if (!plateau_spec.empty()) {
+    plateau = std::make_unique<ReduceLROnPlateau<Cpu>>(ReduceLROnPlateauOptions{
+        .monitor = plateau_spec[0], .factor = plateau_factor, .patience = plateau_patience});
+    callbacks.push_back(plateau.get());
+  }
+  callbacks.push_back(&best);
   std::signal(SIGINT, [](int) { stop_requested = true; });
   const auto t0 = std::chrono::steady_clock::now();
-  const History h = fit(model, *optimizer, loss, train, opt, {&best});
+  const History h = fit(model, *optimizer, loss, train, opt, callbacks);
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "trained " << h.epochs() << " epochs in " << train_seconds << " s; keeping epoch "
@@ -130,7 +202,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   nlohmann::json result = {
       {"train_seconds", train_seconds}, {"epochs", h.epochs()}, {"model", a.out}};
   if (test && test->size() > 0) {
-    const Evaluated e = evaluate_dataset(model, *test);
+    const ClassifierEvaluation e = evaluate_classifier(model, *test, folder.class_names);
     std::cout << "\ntest set (" << e.report.n << " images)\n" << e.report.to_string();
     std::printf("ROC AUC %.3f\n", e.auc);
     result.update(e.report.to_json());

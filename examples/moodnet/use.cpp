@@ -17,46 +17,6 @@ DataLayout resolve_layout(const fs::path& dir) {
 }
 
 // The colour mode a model was trained with (saved in its metadata), else from its channels.
-ColorMode color_of(const Model<Cpu>& model) {
-  const std::string saved = model.metadata().value("color_mode", std::string());
-  if (!saved.empty()) return saved == "grayscale" ? ColorMode::grayscale : ColorMode::rgb;
-  return model.input_shape()[2] == 1 ? ColorMode::grayscale : ColorMode::rgb;
-}
-
-// Predicted labels of a dataset (threshold 0.5 on a sigmoid head, argmax on softmax).
-Evaluated evaluate_dataset(const Model<Cpu>& model, ImageDataset& data) {
-  std::vector<int> truth, pred;
-  std::vector<double> scores;
-  Tensor<Cpu> x, y;
-  for (int64_t b0 = 0; b0 < data.size(); b0 += 64) {
-    std::vector<int64_t> idx;
-    for (int64_t i = b0; i < std::min(data.size(), b0 + 64); ++i) idx.push_back(i);
-    data.load_batch(idx, 0, x, y);
-    const Tensor<Cpu> out = model.predict(x, 64);
-    const int64_t k = out.size() / out.dim(0);
-    for (size_t i = 0; i < idx.size(); ++i) {
-      const auto row = static_cast<int64_t>(i);
-      if (k == 1) {
-        scores.push_back(out[row]);
-        pred.push_back(out[row] >= 0.5f ? 1 : 0);
-        truth.push_back(y[row] >= 0.5f ? 1 : 0);
-      } else {
-        int64_t am = 0, at = 0;
-        for (int64_t j = 1; j < k; ++j) {
-          if (out[row * k + j] > out[row * k + am]) am = j;
-          if (y[row * k + j] > y[row * k + at]) at = j;
-        }
-        pred.push_back(int(am));
-        truth.push_back(int(at));
-      }
-    }
-  }
-  Evaluated e;
-  e.report = classification_report(truth, pred, data.class_names());
-  if (!scores.empty()) e.auc = roc_auc(scores, truth);
-  return e;
-}
-
 void print_skipped(const ImageDataset& d) {
   for (const auto& s : d.skipped())
     std::cerr << "skipped " << s.path.string() << ": " << s.reason << "\n";
@@ -71,9 +31,9 @@ int run_evaluate(const std::string& model_path, const std::string& data, const s
   std::vector<int64_t> all(folder.files.size());
   std::iota(all.begin(), all.end(), 0);
   const Shape in = model.input_shape();
-  ImageDataset ds(folder, all, in[0], in[1], color_of(model));
+  ImageDataset ds(folder, all, in[0], in[1], image_color_mode(model));
   print_skipped(ds);
-  const Evaluated e = evaluate_dataset(model, ds);
+  const ClassifierEvaluation e = evaluate_classifier(model, ds, folder.class_names);
   std::cout << e.report.to_string();
   std::printf("ROC AUC %.3f\n", e.auc);
   if (json) {
@@ -87,31 +47,25 @@ int run_evaluate(const std::string& model_path, const std::string& data, const s
 int run_predict(const std::string& model_path, const std::vector<std::string>& images,
                 const std::vector<std::string>& given_names, bool json) {
   Model<Cpu> model = load_model<Cpu>(model_path);
-  const Shape in = model.input_shape();
-  const ColorMode color = color_of(model);
-  std::vector<std::string> class_names = given_names;
-  if (class_names.empty())
-    class_names = model.metadata().value("class_names", std::vector<std::string>{"0", "1"});
-  MOODNET_CHECK(class_names.size() == 2, "predict: expected two class names, got ",
-                class_names.size());
+  if (!given_names.empty()) model.metadata()["class_names"] = given_names;
+  const auto class_names =
+      model.metadata().value("class_names", std::vector<std::string>{"0", "1"});
+  MOODNET_CHECK(model.output_shape()[0] > 1 || class_names.size() == 2,
+                "predict: a one-unit model needs two class names, got ", class_names.size());
   nlohmann::json out = nlohmann::json::array();
   int failures = 0;
   for (const auto& path : images) {
     try {
-      const Image img = load_image(path, in[0], in[1], color);
-      Tensor<Cpu> x(in.with_batch(1));
-      for (int64_t i = 0; i < x.size(); ++i) x[i] = float(img.pixels[size_t(i)]) / 255.0f;
-      const float p = model.predict(x)[0];
-      const bool positive = p >= 0.5f;
-      const std::string& label = class_names[positive ? 1 : 0];
-      const double confidence = positive ? p : 1 - p;
+      const ImageClassification c = classify_image(model, path);
       if (json) {
-        out.push_back(
-            {{"image", path}, {"label", label}, {"confidence", confidence}, {"p_class1", p}});
+        out.push_back({{"image", path},
+                       {"label", c.class_name},
+                       {"confidence", c.confidence},
+                       {"probabilities", c.probabilities}});
       } else {
-        std::string upper = label;
-        for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
-        std::printf("%s  %s %.1f %%\n", path.c_str(), upper.c_str(), 100 * confidence);
+        std::string upper = c.class_name;
+        for (char& ch : upper) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+        std::printf("%s  %s %.1f %%\n", path.c_str(), upper.c_str(), 100 * c.confidence);
       }
     } catch (const Error& e) {
       ++failures;
@@ -120,6 +74,24 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
   }
   if (json) std::cout << out.dump() << "\n";
   return failures ? 1 : 0;
+}
+
+int run_augment(const std::string& dir, const std::string& out, int copies, const std::string& spec,
+                uint64_t seed, bool jpeg) {
+  Augmentation aug;
+  try {
+    aug = parse_augmentation(spec);
+  } catch (const Error& e) {
+    throw UsageError(std::string("--augment: ") + e.what());
+  }
+  if (!aug.enabled()) throw UsageError("--augment: nothing to do (no augmentation given)");
+  const AugmentFolderReport r = augment_folder(dir, out, copies, aug, seed, {.jpeg = jpeg});
+  for (const auto& s : r.skipped)
+    std::cerr << "skipped " << s.path.string() << ": " << s.reason << "\n";
+  std::printf("%lld images x %d copies: %lld files written to %s (%s)\n",
+              static_cast<long long>(r.images), copies, static_cast<long long>(r.files_written),
+              out.c_str(), to_string(aug).c_str());
+  return 0;
 }
 
 int run_summary(const std::string& arch, const std::string& model_path, bool list) {
