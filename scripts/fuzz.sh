@@ -28,4 +28,4 @@ fi
 echo "fuzzing for $seconds s with $(ls "$out/corpus" | wc -l) seed files"
 "$out/fuzz_decode" "$out/corpus" -artifact_prefix="$out/artifacts/" -max_total_time="$seconds" \
   -rss_limit_mb=2048 -max_len=262144 -print_final_stats=1 2>&1 | tail -n 25
-echo "crashes: $(ls "$out/artifacts" | wc -l)"
+echo "crashes, leaks, timeouts, out-of-memory: $(ls "$out/artifacts" | grep -cE "^(crash|leak|timeout|oom)-")"
