@@ -8,10 +8,14 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "../nn/loss.hpp"
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
 #include "callbacks.hpp"
 #include "dataset.hpp"
 #include "metrics.hpp"
@@ -43,7 +47,9 @@ struct FitOptions {
   bool shuffle = true;
   uint64_t seed = 0;              // shuffling and dropout
   Dataset* validation = nullptr;  // evaluated after every epoch (val_loss, val_accuracy)
-  int verbose = 1;                // 0: silent, 1: one line per epoch
+  // 0: silent; 1: a live progress bar while an epoch runs when `log` is a terminal, and one
+  // line per epoch; 2: only the line per epoch.
+  int verbose = 1;
   std::ostream* log = &std::cout;
   const std::atomic<bool>* stop_requested = nullptr;  // e.g. set by a SIGINT handler
   // Called after every batch with (batch index, batches per epoch, running logs).
@@ -56,6 +62,48 @@ struct Evaluation {
 };
 
 namespace detail {
+
+inline bool is_terminal(const std::ostream* os) {
+#if __has_include(<unistd.h>)
+  return os == &std::cout && ::isatty(STDOUT_FILENO) == 1;
+#else
+  return false;
+#endif
+}
+
+// Keras-style live line: " 12/17 [=========>.......] ETA 2s - 245 img/s - loss: ... "
+// redrawn in place at most ~10 times a second.
+class ProgressBar {
+ public:
+  ProgressBar(std::ostream& os, int64_t batches) : os_(os), batches_(batches) {}
+  void update(int64_t batch, int64_t seen, double loss, double accuracy) {
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    if (batch + 1 < batches_ && elapsed - last_draw_ < 0.1) return;
+    last_draw_ = elapsed;
+    constexpr int width = 24;
+    const double done = double(batch + 1) / double(batches_);
+    const int filled = static_cast<int>(done * width);
+    char bar[width + 1];
+    for (int i = 0; i < width; ++i) bar[i] = i < filled ? '=' : i == filled ? '>' : '.';
+    bar[width] = '\0';
+    const double eta = done > 0 ? elapsed * (1 - done) / done : 0;
+    char line[200];
+    std::snprintf(line, sizeof line,
+                  "\r%5lld/%lld [%s] ETA %3.0fs - %.0f img/s - loss: %.4f - accuracy: %.4f ",
+                  static_cast<long long>(batch + 1), static_cast<long long>(batches_), bar, eta,
+                  elapsed > 0 ? double(seen) / elapsed : 0.0, loss, accuracy);
+    os_ << line << std::flush;
+  }
+  void clear() { os_ << "\r" << std::string(100, ' ') << "\r"; }
+
+ private:
+  std::ostream& os_;
+  int64_t batches_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  double last_draw_ = -1;
+};
+
 template <class D>
 const Tensor<D>& on_device(const Tensor<Cpu>& host, Tensor<D>& staging) {
   if constexpr (std::is_same_v<D, Cpu>) {
@@ -158,6 +206,8 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
     bool interrupted = false;
+    std::optional<detail::ProgressBar> bar;
+    if (opt.verbose == 1 && opt.log && detail::is_terminal(opt.log)) bar.emplace(*opt.log, batches);
     for (int64_t b = 0; b < batches; ++b) {
       const int64_t b0 = b * opt.batch_size, b1 = std::min(n, b0 + opt.batch_size);
       std::span<const int64_t> idx(order.data() + b0, static_cast<size_t>(b1 - b0));
@@ -172,6 +222,7 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
       loss_sum += (r.value + penalty) * double(b1 - b0);
       correct += detail::count_correct(out, y, loss.from_logits);
       seen += b1 - b0;
+      if (bar) bar->update(b, seen, loss_sum / double(seen), double(correct) / double(seen));
       if (opt.on_batch)
         opt.on_batch(
             epoch, b, batches,
@@ -192,6 +243,7 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     logs["seconds"] = secs;
     history.append(logs);
+    if (bar) bar->clear();
     if (opt.verbose && opt.log) {
       char line[256];
       std::snprintf(line, sizeof line, "Epoch %d/%d - %.2fs - loss: %.4f - accuracy: %.4f",
