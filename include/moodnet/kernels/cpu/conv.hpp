@@ -160,16 +160,19 @@ for (int64_t n = 0; n < g.n; ++n)
       if (rows_inside && p.m == MR && ix0 >= 0 && ix0 + pw <= g.w) {
         p.a = xn + (iy0 * g.w + ix0) * g.c, p.a_q = g.w * g.c;
       } else {
+        // The tile's window, zero outside the image: one copy per kernel row.
+        const int64_t lo = std::clamp<int64_t>(-ix0, 0, pw), hi = std::clamp(g.w - ix0, lo, pw);
         for (int64_t ky = 0; ky < g.kh; ++ky) {
           const int64_t iy = iy0 + ky;
-          for (int64_t px = 0; px < pw; ++px) {
-            const int64_t ix = ix0 + px;
-            float* d = patch + (ky * pw + px) * g.c;
-            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w)
-              std::fill(d, d + g.c, 0.0f);
-            else
-              copy_small(xn + (iy * g.w + ix) * g.c, g.c, d);
+          float* d = patch + ky * pw * g.c;
+          if (iy < 0 || iy >= g.h) {
+            std::fill(d, d + pw * g.c, 0.0f);
+            continue;
           }
+          std::fill(d, d + lo * g.c, 0.0f);
+          std::copy(xn + (iy * g.w + ix0 + lo) * g.c, xn + (iy * g.w + ix0 + hi) * g.c,
+                    d + lo * g.c);
+          std::fill(d + hi * g.c, d + pw * g.c, 0.0f);
         }
         p.a = patch, p.a_q = pw * g.c;
       }

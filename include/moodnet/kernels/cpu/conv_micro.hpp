@@ -212,6 +212,11 @@ inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_
                        : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 3>};
       // 13 rows measured slower than 14 with two idle rows; only 12 earns its place.
       const int mr = detail::best_mr(ow, {14, 12});
+      // 6 x 64 tiles for wide outputs whose rows 12 or 14 fit badly (e.g. 75 columns).
+      const auto fill = [ow](int64_t rows) {
+        return double(ow) / double((ow + rows - 1) / rows * rows);
+      };
+      if (f % 64 == 0 && fill(6) > fill(mr) + 0.03) return {6, 64, &conv_micro_avx512<6, 4, true>};
       if (f <= 16)
         return {mr, 16,
                 mr == 14 ? &conv_micro_avx512<14, 1, true> : &conv_micro_avx512<12, 1, true>};

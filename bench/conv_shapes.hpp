@@ -1,0 +1,48 @@
+// The convolution shapes the benchmarks and the oneDNN comparison time (N = 32, 3x3, stride 1,
+// except the 1x1 pointwise one), and deterministic test data for them.
+#pragma once
+
+#include <cstdint>
+#include <moodnet/kernels/contract.hpp>
+#include <string>
+#include <vector>
+
+namespace moodnet::bench {
+
+struct ConvShape {
+  std::string name;
+  int64_t h, w, c, f, k;
+  Padding padding;
+  bool depthwise = false;
+
+  ConvGeometry geometry(int64_t n = 32) const {
+    return ConvGeometry::make(n, h, w, c, k, k, 1, 1, depthwise ? c : f, padding);
+  }
+  // 2·N·OH·OW·F·C·KH·KW (depthwise: 2·N·OH·OW·C·KH·KW).
+  double flops(int64_t n = 32) const {
+    const ConvGeometry g = geometry(n);
+    return 2.0 * double(g.n * g.oh * g.ow) * double(depthwise ? g.c : g.f * g.c) *
+           double(g.kh * g.kw);
+  }
+};
+
+inline const std::vector<ConvShape>& conv_shapes() {
+  static const std::vector<ConvShape> shapes{
+      {"a", 256, 256, 3, 16, 3, Padding::valid},       {"b", 127, 127, 16, 32, 3, Padding::valid},
+      {"c", 62, 62, 32, 64, 3, Padding::valid},        {"d", 150, 150, 3, 16, 3, Padding::same},
+      {"e", 75, 75, 16, 64, 3, Padding::same},         {"f_pw", 28, 28, 64, 128, 1, Padding::valid},
+      {"f_dw", 28, 28, 64, 64, 3, Padding::same, true}};
+  return shapes;
+}
+
+// Uniform values in [-1, 1) from a small LCG: the same data in every run.
+inline std::vector<float> bench_data(int64_t n, uint32_t seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) {
+    seed = seed * 1664525u + 1013904223u;
+    x = static_cast<float>(seed >> 8) / 8388608.0f - 1.0f;
+  }
+  return v;
+}
+
+}  // namespace moodnet::bench
