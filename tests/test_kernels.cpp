@@ -805,3 +805,25 @@ TEST_CASE("kernels: conv2d_forward_act fuses bias and ReLU/ReLU6 like conv + act
     REQUIRE_CLOSE(y.data(), want.data(), y.size(), "y");
   }
 }
+
+TEST_CASE("kernels: every conv tile shape (6x64, 12/14 rows, RGB, 9-tap) against the reference") {
+  using moodnet::cpu::Isa;
+  const OneThread one_thread;
+  // Widths and channel counts chosen so that each tile kernel is picked somewhere: 75 columns
+  // with 64 filters (6x64), 60 (12 rows), 28 (14 rows), RGB input (stride-3 rows) and 3x3 RGB
+  // weight gradients (9-row tiles), 'same' borders and stride 2.
+  const ConvGeometry shapes[] = {ConvGeometry::make(2, 4, 75, 16, 3, 3, 1, 1, 64, Padding::same),
+                                 ConvGeometry::make(1, 5, 62, 8, 3, 3, 1, 1, 32, Padding::valid),
+                                 ConvGeometry::make(2, 3, 28, 64, 1, 1, 1, 1, 128, Padding::valid),
+                                 ConvGeometry::make(2, 7, 40, 3, 3, 3, 1, 1, 16, Padding::same),
+                                 ConvGeometry::make(1, 6, 33, 3, 3, 3, 1, 1, 48, Padding::valid),
+                                 ConvGeometry::make(2, 9, 31, 5, 3, 3, 2, 2, 20, Padding::same)};
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
+    if (!moodnet::cpu::detail::isa_supported(isa)) continue;
+    moodnet::cpu::force_isa(isa);
+    INFO("isa " << moodnet::cpu::to_string(isa));
+    uint64_t seed = 700;
+    for (const ConvGeometry& g : shapes) check_conv(g, false, true, true, seed += 10);
+  }
+  moodnet::cpu::force_isa(std::nullopt);
+}
