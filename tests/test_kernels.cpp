@@ -806,7 +806,9 @@ TEST_CASE("kernels: conv2d_forward_act fuses bias and ReLU/ReLU6 like conv + act
   }
 }
 
-TEST_CASE("kernels: every conv tile shape (6x64, 12/14 rows, RGB, 9-tap) against the reference") {
+TEST_CASE(
+    "kernels: every conv tile shape (6x64, 12/14 rows, RGB, 9-tap) and depthwise block against the "
+    "reference") {
   using moodnet::cpu::Isa;
   const OneThread one_thread;
   // Widths and channel counts chosen so that each tile kernel is picked somewhere: 75 columns
@@ -824,6 +826,12 @@ TEST_CASE("kernels: every conv tile shape (6x64, 12/14 rows, RGB, 9-tap) against
     INFO("isa " << moodnet::cpu::to_string(isa));
     uint64_t seed = 700;
     for (const ConvGeometry& g : shapes) check_conv(g, false, true, true, seed += 10);
+    // Depthwise: 8-pixel register blocks of 16 channels, 'same' borders, stride 2, odd C.
+    for (const ConvGeometry& g : {ConvGeometry::make(2, 6, 28, 64, 3, 3, 1, 1, 64, Padding::same),
+                                  ConvGeometry::make(1, 9, 23, 32, 3, 3, 2, 2, 32, Padding::same),
+                                  ConvGeometry::make(2, 5, 19, 20, 3, 3, 1, 1, 20, Padding::valid),
+                                  ConvGeometry::make(1, 7, 30, 16, 5, 5, 1, 1, 16, Padding::same)})
+      check_conv(g, true, true, true, seed += 10);
   }
   moodnet::cpu::force_isa(std::nullopt);
 }
