@@ -1,11 +1,13 @@
 // ops<Cpu> (float) against ops<Reference> (double) on many random shapes and on the seed models'
 // exact shapes; canaries around every output; accumulate semantics of *_backward_params; 1 vs 2
 // threads bitwise equal; and the Keras padding arithmetic (window_1d) every kernel relies on.
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <moodnet/moodnet.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -438,7 +440,12 @@ TEST_CASE("kernels: max and average pooling against the reference") {
                    << p.pw << " stride " << p.sh << "x" << p.sw << " pad " << p.pad_top << ","
                    << p.pad_left);
     const int64_t xs = p.n * p.h * p.w * p.c, ys = p.n * p.oh * p.ow * p.c;
-    const F x = random_floats(xs, seed), dy = random_floats(ys, seed + 1);
+    F x = random_floats(xs, seed);
+    const F dy = random_floats(ys, seed + 1);
+    // Every third case: ReLU-like inputs, many exact ties (zeros), where the gradient must go
+    // to the first maximum of the window as in the reference.
+    if ((seed / 3) % 3 == 0)
+      for (float& v : x) v = std::max(0.0f, std::round(v * 2.0f) / 2.0f);
     const Dv xd = to_double(x), dyd = to_double(dy);
     Guarded y(ys), dx(xs);
     Dv yr(static_cast<size_t>(ys)), dxr(static_cast<size_t>(xs));
@@ -460,16 +467,23 @@ TEST_CASE("kernels: max and average pooling against the reference") {
     REQUIRE(dxa.intact());
     REQUIRE_CLOSE(dxa.data(), dxr.data(), xs, "avg backward");
   };
-  for (int i = 0; i < 60; ++i) {
+  for (int i = 0; i < 120; ++i) {
+    // Every ISA in turn (the pooling kernels are built per ISA); channels past 16 included.
+    const moodnet::cpu::Isa isa = std::array{moodnet::cpu::Isa::generic, moodnet::cpu::Isa::avx2,
+                                             moodnet::cpu::Isa::avx512}[size_t(i % 3)];
+    moodnet::cpu::force_isa(moodnet::cpu::detail::isa_supported(isa)
+                                ? std::optional<moodnet::cpu::Isa>(isa)
+                                : std::nullopt);
     const int64_t ph = r.pick<int64_t>({1, 2, 2, 3}), pw = r.coin() ? ph : r.pick<int64_t>({2, 3});
     const int64_t h = r.uniform(std::max<int64_t>(ph, 1), 13),
                   w = r.uniform(std::max<int64_t>(pw, 1), 13);
     const int64_t sh = r.pick<int64_t>({1, 2, 2, 3}), sw = r.coin() ? sh : r.pick<int64_t>({1, 2});
-    const PoolGeometry p =
-        PoolGeometry::make(r.pick<int64_t>({1, 2, 3}), h, w, r.pick<int64_t>({1, 2, 3, 5, 8}), ph,
-                           pw, sh, sw, r.coin() ? Padding::same : Padding::valid);
+    const PoolGeometry p = PoolGeometry::make(r.pick<int64_t>({1, 2, 3}), h, w,
+                                              r.pick<int64_t>({1, 2, 3, 5, 8, 17, 32}), ph, pw, sh,
+                                              sw, r.coin() ? Padding::same : Padding::valid);
     run(p, 30000 + uint64_t(i) * 3);
   }
+  moodnet::cpu::force_isa(std::nullopt);
   // Seed shapes: 2x2 valid after seed000's first conv, 2x2 same in seed004, 3x3 stride 2 same in
   // seed003.
   run(PoolGeometry::make(1, 148, 148, 32, 2, 2, 2, 2, Padding::valid), 1);

@@ -1,11 +1,149 @@
-// Pooling, normalisation, activations, losses and optimizer updates for the Cpu device.
+// Pooling and activations for the Cpu device, vectorised over channels (NHWC keeps a pixel's
+// channels contiguous) and built per ISA like the convolution kernels. The remaining element-wise
+// ops (batch norm, losses, optimizer updates) use the naive float loops, which the compiler
+// vectorises for the baseline ISA.
 #pragma once
 
+#include <algorithm>
+#include <limits>
+#include <vector>
+
 #include "../reference.hpp"
+#include "depthwise.hpp"
+#include "sgemm.hpp"
 
 namespace moodnet::cpu {
 
+namespace detail {
+
+// One image: y:(OH,OW,C) = max over each window of x:(H,W,C) ('same' pads with -inf).
+MOODNET_ALWAYS_INLINE void max_pool_forward_image(const PoolGeometry& p, const float* x, float* y) {
+  for (int64_t oy = 0; oy < p.oh; ++oy)
+    for (int64_t ox = 0; ox < p.ow; ++ox) {
+      float* yp = y + (oy * p.ow + ox) * p.c;
+      std::fill(yp, yp + p.c, -std::numeric_limits<float>::infinity());
+      const int64_t iy0 = oy * p.sh - p.pad_top, ix0 = ox * p.sw - p.pad_left;
+      for (int64_t iy = std::max<int64_t>(iy0, 0); iy < std::min(iy0 + p.ph, p.h); ++iy)
+        for (int64_t ix = std::max<int64_t>(ix0, 0); ix < std::min(ix0 + p.pw, p.w); ++ix) {
+          const float* xp = x + (iy * p.w + ix) * p.c;
+          MOODNET_OMP(omp simd)
+          for (int64_t c = 0; c < p.c; ++c) yp[c] = std::max(yp[c], xp[c]);
+        }
+    }
+}
+
+// One image: dx:(H,W,C) gets each dy at the first window position (row-major) holding the max,
+// as the naive kernel does; `done` is C floats of scratch.
+MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const float* x,
+                                                   const float* y, const float* dy, float* dx,
+                                                   float* done) {
+  std::fill(dx, dx + p.h * p.w * p.c, 0.0f);
+  for (int64_t oy = 0; oy < p.oh; ++oy)
+    for (int64_t ox = 0; ox < p.ow; ++ox) {
+      const float* yp = y + (oy * p.ow + ox) * p.c;
+      const float* dyp = dy + (oy * p.ow + ox) * p.c;
+      std::fill(done, done + p.c, 0.0f);
+      const int64_t iy0 = oy * p.sh - p.pad_top, ix0 = ox * p.sw - p.pad_left;
+      for (int64_t iy = std::max<int64_t>(iy0, 0); iy < std::min(iy0 + p.ph, p.h); ++iy)
+        for (int64_t ix = std::max<int64_t>(ix0, 0); ix < std::min(ix0 + p.pw, p.w); ++ix) {
+          const float* xp = x + (iy * p.w + ix) * p.c;
+          float* dxp = dx + (iy * p.w + ix) * p.c;
+          MOODNET_OMP(omp simd)
+          for (int64_t c = 0; c < p.c; ++c) {
+            const bool take = done[c] == 0.0f && xp[c] == yp[c];
+            dxp[c] += take ? dyp[c] : 0.0f;
+            done[c] = take ? 1.0f : done[c];
+          }
+        }
+    }
+}
+
+// dz = dy where the output y is inside ReLU's (or ReLU6's) linear range, else 0.
+MOODNET_ALWAYS_INLINE void relu_backward_span(int64_t n, bool relu6, const float* y,
+                                              const float* dy, float* dz) {
+  MOODNET_OMP(omp simd)
+  for (int64_t i = 0; i < n; ++i) dz[i] = (y[i] > 0.0f && (!relu6 || y[i] < 6.0f)) ? dy[i] : 0.0f;
+}
+
+#define MOODNET_ELEMENTWISE_VARIANTS(suffix, target)                                              \
+  target inline void max_pool_forward_##suffix(const PoolGeometry& p, const float* x, float* y) { \
+    max_pool_forward_image(p, x, y);                                                              \
+  }                                                                                               \
+  target inline void max_pool_backward_##suffix(const PoolGeometry& p, const float* x,            \
+                                                const float* y, const float* dy, float* dx,       \
+                                                float* done) {                                    \
+    max_pool_backward_image(p, x, y, dy, dx, done);                                               \
+  }                                                                                               \
+  target inline void relu_backward_##suffix(int64_t n, bool relu6, const float* y,                \
+                                            const float* dy, float* dz) {                         \
+    relu_backward_span(n, relu6, y, dy, dz);                                                      \
+  }
+
+MOODNET_ELEMENTWISE_VARIANTS(generic, )
+#if MOODNET_SGEMM_X86
+MOODNET_ELEMENTWISE_VARIANTS(avx2, MOODNET_TARGET_AVX2)
+MOODNET_ELEMENTWISE_VARIANTS(avx512, MOODNET_TARGET_AVX512)
+#endif
+#undef MOODNET_ELEMENTWISE_VARIANTS
+
+struct ElementwiseKernels {
+  void (*max_pool_forward)(const PoolGeometry&, const float*, float*);
+  void (*max_pool_backward)(const PoolGeometry&, const float*, const float*, const float*, float*,
+                            float*);
+  void (*relu_backward)(int64_t, bool, const float*, const float*, float*);
+};
+
+inline ElementwiseKernels elementwise_kernels() {
+  switch (active_isa()) {
+#if MOODNET_SGEMM_X86
+    case Isa::avx512:
+      return {&max_pool_forward_avx512, &max_pool_backward_avx512, &relu_backward_avx512};
+    case Isa::avx2:
+      return {&max_pool_forward_avx2, &max_pool_backward_avx2, &relu_backward_avx2};
+#endif
+    default:
+      return {&max_pool_forward_generic, &max_pool_backward_generic, &relu_backward_generic};
+  }
+}
+
+}  // namespace detail
+
 // ops<Cpu> derives from this table; it replaces the naive float loops it speeds up.
-struct elementwise_ops : naive_ops<float> {};
+struct elementwise_ops : naive_ops<float> {
+  // x:(N,H,W,C) y:(N,OH,OW,C)
+  static void max_pool2d_forward(const PoolGeometry& p, const float* x, float* y) {
+    const auto k = detail::elementwise_kernels();
+    const bool par = p.n * p.oh * p.ow * p.c * p.ph * p.pw > 65536;
+    (void)par;  // only read by the OpenMP pragma
+MOODNET_OMP(omp parallel for schedule(static) if (par))
+for (int64_t n = 0; n < p.n; ++n)
+  k.max_pool_forward(p, x + n * p.h * p.w * p.c, y + n * p.oh * p.ow * p.c);
+  }
+  // dx:(N,H,W,C) overwritten
+  static void max_pool2d_backward(const PoolGeometry& p, const float* x, const float* y,
+                                  const float* dy, float* dx) {
+    const auto k = detail::elementwise_kernels();
+    const bool par = p.n * p.oh * p.ow * p.c * p.ph * p.pw > 65536;
+    (void)par;
+MOODNET_OMP(omp parallel for schedule(static) if (par))
+for (int64_t n = 0; n < p.n; ++n) {
+  static thread_local std::vector<float> done_buf;
+  float* done = detail::scratch(done_buf, static_cast<size_t>(p.c));
+  k.max_pool_backward(p, x + n * p.h * p.w * p.c, y + n * p.oh * p.ow * p.c,
+                      dy + n * p.oh * p.ow * p.c, dx + n * p.h * p.w * p.c, done);
+}
+  }
+  static void activation_backward(Activation a, int64_t rows, int64_t cols, const float* y,
+                                  const float* dy, float* dz) {
+    if (a != Activation::relu && a != Activation::relu6)
+      return naive_ops<float>::activation_backward(a, rows, cols, y, dy, dz);
+    const auto k = detail::elementwise_kernels();
+    const int64_t n = rows * cols, chunk = 1 << 16;
+    const bool relu6 = a == Activation::relu6;
+MOODNET_OMP(omp parallel for schedule(static) if (n > 2 * chunk))
+for (int64_t i = 0; i < n; i += chunk)
+  k.relu_backward(std::min(chunk, n - i), relu6, y + i, dy + i, dz + i);
+  }
+};
 
 }  // namespace moodnet::cpu
