@@ -3,7 +3,9 @@
 // its own memory formats (format_tag::any); reorders happen outside the timed loop. Every pair of
 // outputs is compared once, so the comparison is of equal work.
 //
-//   compare_onednn [--json] [--reps N] [--shapes a,b,...]     threads: OMP_NUM_THREADS
+//   compare_onednn [--json] [--json-out FILE] [--reps N] [--shapes a,b,...]
+// threads: OMP_NUM_THREADS. --json prints the JSON array instead of the table; --json-out
+// writes it to FILE besides printing the table.
 #include <omp.h>
 
 #include <algorithm>
@@ -216,19 +218,23 @@ std::vector<Row> compare_shape(const ConvShape& s, int reps, dnnl::engine& eng, 
 
 int main(int argc, char** argv) {
   bool json = false;
+  std::string json_out;
   int reps = 10;
   std::vector<std::string> only;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--json") {
       json = true;
+    } else if (a == "--json-out" && i + 1 < argc) {
+      json_out = argv[++i];
     } else if (a == "--reps" && i + 1 < argc) {
       reps = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--shapes" && i + 1 < argc) {
       std::stringstream ss(argv[++i]);
       for (std::string t; std::getline(ss, t, ',');) only.push_back(t);
     } else {
-      std::fprintf(stderr, "usage: compare_onednn [--json] [--reps N] [--shapes a,b,...]\n");
+      std::fprintf(
+          stderr, "usage: compare_onednn [--json] [--json-out FILE] [--reps N] [--shapes a,...]\n");
       return 2;
     }
   }
@@ -240,17 +246,24 @@ int main(int argc, char** argv) {
     if (!only.empty() && std::find(only.begin(), only.end(), s.name) == only.end()) continue;
     for (const Row& r : compare_shape(s, reps, eng, st)) rows.push_back(r);
   }
+  nlohmann::json out = nlohmann::json::array();
+  for (const Row& r : rows)
+    out.push_back({{"shape", r.shape},
+                   {"pass", r.pass},
+                   {"threads", r.threads},
+                   {"moodnet_gflops", r.moodnet_gflops},
+                   {"onednn_gflops", r.onednn_gflops},
+                   {"ratio", r.moodnet_gflops / r.onednn_gflops}});
   if (json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const Row& r : rows)
-      out.push_back({{"shape", r.shape},
-                     {"pass", r.pass},
-                     {"threads", r.threads},
-                     {"moodnet_gflops", r.moodnet_gflops},
-                     {"onednn_gflops", r.onednn_gflops},
-                     {"ratio", r.moodnet_gflops / r.onednn_gflops}});
     std::printf("%s\n", out.dump(1).c_str());
     return 0;
+  }
+  if (!json_out.empty()) {
+    std::FILE* f = std::fopen(json_out.c_str(), "w");
+    if (!f || std::fprintf(f, "%s\n", out.dump(1).c_str()) < 0 || std::fclose(f) != 0) {
+      std::fprintf(stderr, "compare_onednn: cannot write %s\n", json_out.c_str());
+      return 1;
+    }
   }
   std::printf("# moodnet (%s) vs oneDNN %d.%d, %d thread(s), median of %d runs each, N = 32\n",
               moodnet::cpu::to_string(moodnet::cpu::active_isa()), dnnl_version()->major,
