@@ -36,13 +36,18 @@ void BM_TrainStep(benchmark::State& state, const std::string& arch) {
   model.zero_grad();
   Tensor<Cpu> grad;
   uint64_t step = 0;
-  for (auto _ : state) {
+  auto train_step = [&] {
     const Tensor<Cpu>& out = model.forward(x, TrainStep{3, step++});
     const LossResult<Cpu> r = compute_loss(loss, model, out, y, &grad);
     model.backward(grad, r.grad_is_preactivation);
     benchmark::DoNotOptimize(detail::l2_penalty(model));
     adam.step(params);
-  }
+  };
+  // Untimed warm-up: the first steps allocate and first-touch every buffer (the steady state
+  // allocates nothing; tests/test_steady_state.cpp checks it).
+  train_step();
+  train_step();
+  for (auto _ : state) train_step();
   state.SetItemsProcessed(state.iterations() * batch);
   state.SetLabel(label());
 }
@@ -51,6 +56,7 @@ void BM_Predict(benchmark::State& state, const std::string& arch, int64_t batch)
   const Model<Cpu> model = zoo::build<Cpu>(arch, 1);
   const Tensor<Cpu> x = random_batch(model.input_shape(), batch, 3);
   Tensor<Cpu> out;
+  model.predict(x, out, batch);  // untimed warm-up
   for (auto _ : state) {
     model.predict(x, out, batch);
     benchmark::DoNotOptimize(out.data());
