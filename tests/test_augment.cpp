@@ -10,27 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 using namespace moodnet;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct AugTempDir {
-  fs::path path;
-  AugTempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("moodnet_test_augment_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~AugTempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  AugTempDir(const AugTempDir&) = delete;
-  AugTempDir& operator=(const AugTempDir&) = delete;
-};
+using moodnet::test::TempDir;
 
 // An h x w x c image with pseudo-random pixels.
 Image noise_image(int64_t h, int64_t w, int64_t c, uint64_t seed = 1) {
@@ -303,7 +290,7 @@ TEST_CASE("augment: augment_folder writes N variants per image, atomically", "[a
     WARN("skipped: " << data.string() << " not found");
     return;
   }
-  AugTempDir tmp;
+  TempDir tmp;
   const fs::path in = tmp.path / "in", out = tmp.path / "out", out2 = tmp.path / "out2";
   std::vector<fs::path> expected, sources;
   for (const char* cls : {"happy", "sad"}) {

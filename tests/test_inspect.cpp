@@ -12,29 +12,16 @@
 #include <string>
 #include <vector>
 
+#include "temp_dir.hpp"
+
 using namespace moodnet;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path shared_data = MOODNET_SHARED_DATA_DIR;
+using moodnet::test::TempDir;
 
-struct InspectTempDir {
-  fs::path path;
-  InspectTempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("moodnet_test_inspect_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~InspectTempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  InspectTempDir(const InspectTempDir&) = delete;
-  InspectTempDir& operator=(const InspectTempDir&) = delete;
-};
+const fs::path shared_data = MOODNET_SHARED_DATA_DIR;
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -86,7 +73,7 @@ TEST_CASE("inspect: counts, unreadable files, duplicates, sizes, gray share", "[
       return;
     }
 
-  InspectTempDir t;
+  TempDir t;
   const fs::path d = t.path / "set";
   copy_into(gray_jpg, d / "train/happy/a.jpg");
   copy_into(gray_jpg, d / "train/happy/a_copy.jpg");  // redundant copy in the same class

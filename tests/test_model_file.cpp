@@ -11,6 +11,8 @@
 #include <sys/resource.h>
 
 #include <csignal>
+
+#include "temp_dir.hpp"
 #define MOODNET_TEST_POSIX 1
 #endif
 
@@ -19,24 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory per test, removed afterwards.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    // Unique across the processes CTest runs in parallel: random_device, not the clock.
-    std::random_device rd;
-    const uint64_t id = (uint64_t(rd()) << 32) ^ rd();
-    path = fs::temp_directory_path() / ("moodnet_model_file_" + std::to_string(id));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
+using moodnet::test::TempDir;
 
 std::vector<char> read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

@@ -1,8 +1,8 @@
 // End-to-end training: a small CNN learns horizontal vs vertical stripes, deterministically.
 #include <catch2/catch.hpp>
-#include <numeric>
 #include <cstring>
 #include <moodnet/moodnet.hpp>
+#include <numeric>
 
 using namespace moodnet;
 
