@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <moodnet/data/augment.hpp>
+#include <moodnet/data/augment_folder.hpp>
 #include <string>
 #include <vector>
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <moodnet/data/folder.hpp>
+#include <moodnet/data/groups.hpp>
 #include <moodnet/data/image.hpp>
 #include <moodnet/data/image_dataset.hpp>
 #include <set>

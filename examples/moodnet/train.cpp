@@ -2,6 +2,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <moodnet/data/groups.hpp>
 #include <set>
 #include <sstream>
 

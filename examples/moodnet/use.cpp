@@ -1,6 +1,7 @@
 // `moodnet evaluate` and `moodnet predict`, and the evaluation shared with `train`.
 #include <cstdio>
 #include <iostream>
+#include <moodnet/data/augment_folder.hpp>
 #include <numeric>
 
 #include "common.hpp"

@@ -1,4 +1,6 @@
-// moodnet: the public API in one include.
+// moodnet: the public API in one include. Two tool headers stay apart to keep this one quick
+// to compile: <moodnet/data/groups.hpp> (group_keys, regex based) and
+// <moodnet/data/inspect.hpp> (the dataset health check).
 #pragma once
 
 #include "config.hpp"
@@ -10,7 +12,6 @@
 #include "data/folder.hpp"
 #include "data/image.hpp"
 #include "data/image_dataset.hpp"
-#include "data/inspect.hpp"
 #include "io/model_file.hpp"
 #include "kernels/cpu/ops.hpp"
 #include "kernels/reference.hpp"

@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <set>
 #include <string>
 #include <system_error>
@@ -205,37 +204,6 @@ inline Split validation_split(int64_t n, double fraction, uint64_t seed) {
   std::sort(s.train.begin(), s.train.end());
   std::sort(s.validation.begin(), s.validation.end());
   return s;
-}
-
-// Group keys from file names: the first capture group of `pattern` (or the whole match when it
-// has none) searched in each file's name, e.g. "^(S[0-9]+)_" gives the CK+ subject "S005".
-// A file whose name does not match is its own group (keyed by its path) and is counted in
-// *unmatched when given. Throws on an invalid pattern, naming it.
-// (A template only so that <regex> is instantiated in the programs that call it: compile time.)
-template <class Regex = std::regex>
-std::vector<std::string> group_keys(const std::vector<std::filesystem::path>& files,
-                                    const std::string& pattern, int64_t* unmatched = nullptr) {
-  Regex re;
-  try {
-    re = Regex(pattern, std::regex::ECMAScript);
-  } catch (const std::regex_error& e) {
-    MOODNET_FAIL("group pattern '", pattern, "' is not a valid regular expression: ", e.what());
-  }
-  std::vector<std::string> keys;
-  keys.reserve(files.size());
-  int64_t misses = 0;
-  for (const auto& f : files) {
-    const std::string name = f.filename().string();
-    std::smatch m;
-    if (std::regex_search(name, m, re)) {
-      keys.push_back(m.size() > 1 && m[1].matched ? m[1].str() : m[0].str());
-    } else {
-      keys.push_back("\x01" + f.string());  // cannot collide with a captured key
-      ++misses;
-    }
-  }
-  if (unmatched) *unmatched = misses;
-  return keys;
 }
 
 // Like stratified_split, but every group (e.g. one person) lands whole on one side. Groups are
