@@ -1,6 +1,9 @@
-// moodnet: the public API in one include. Two tool headers stay apart to keep this one quick
-// to compile: <moodnet/data/groups.hpp> (group_keys, regex based) and
-// <moodnet/data/inspect.hpp> (the dataset health check).
+// moodnet: the public API in one include. Header-only by default; with
+// MOODNET_SEPARATE_COMPILATION (the CMake target moodnet::compiled) the Cpu templates are
+// compiled once in a library instead of in every translation unit (see instantiations.hpp).
+// Three tool headers stay apart to keep this one quick to compile: <moodnet/data/groups.hpp>
+// (group_keys, regex based), <moodnet/data/inspect.hpp> (the dataset health check) and
+// <moodnet/data/augment_folder.hpp> (offline augmented copies).
 #pragma once
 
 #include "config.hpp"
@@ -12,6 +15,7 @@
 #include "data/folder.hpp"
 #include "data/image.hpp"
 #include "data/image_dataset.hpp"
+#include "instantiations.hpp"
 #include "io/model_file.hpp"
 #include "kernels/cpu/ops.hpp"
 #include "kernels/reference.hpp"
@@ -28,3 +32,9 @@
 #include "train/fit.hpp"
 #include "train/metrics.hpp"
 #include "zoo.hpp"
+
+#ifdef MOODNET_SEPARATE_COMPILATION
+namespace moodnet {
+MOODNET_ALL_TEMPLATES(extern template, Cpu)
+}  // namespace moodnet
+#endif
