@@ -89,16 +89,16 @@ MOODNET_TARGET_AVX512 inline void sum_rows_avx512(int64_t rows, int64_t f, const
                                                   float* db) {
   for (int64_t j0 = 0; j0 < f; j0 += 16) {
     const int lanes = static_cast<int>(std::min<int64_t>(16, f - j0));
-    const auto mask = static_cast<__mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    const auto mask = static_cast<mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
+    m512 s0 = mm512_setzero_ps(), s1 = mm512_setzero_ps();
     int64_t r = 0;
     for (; r + 1 < rows; r += 2) {
-      s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(mask, dy + r * f + j0));
-      s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(mask, dy + (r + 1) * f + j0));
+      s0 = mm512_add_ps(s0, mm512_maskz_loadu_ps(mask, dy + r * f + j0));
+      s1 = mm512_add_ps(s1, mm512_maskz_loadu_ps(mask, dy + (r + 1) * f + j0));
     }
-    if (r < rows) s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(mask, dy + r * f + j0));
-    const __m512 t = _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_maskz_loadu_ps(mask, db + j0));
-    _mm512_mask_storeu_ps(db + j0, mask, t);
+    if (r < rows) s0 = mm512_add_ps(s0, mm512_maskz_loadu_ps(mask, dy + r * f + j0));
+    const m512 t = mm512_add_ps(mm512_add_ps(s0, s1), mm512_maskz_loadu_ps(mask, db + j0));
+    mm512_mask_storeu_ps(db + j0, mask, t);
   }
 }
 #endif

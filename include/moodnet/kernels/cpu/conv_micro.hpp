@@ -74,33 +74,33 @@ inline void conv_micro_generic_4x8(const ConvMicroArgs& p) {
 template <int MR, int NV, bool kUnitK, int kAI = 0>
 MOODNET_TARGET_AVX2 inline void conv_micro_avx2(const ConvMicroArgs& p) {
   const int64_t a_i = kAI > 0 ? kAI : p.a_i;
-  __m256 acc[MR][NV];
+  m256 acc[MR][NV];
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
     MOODNET_UNROLL
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
+    for (int v = 0; v < NV; ++v) acc[i][v] = mm256_setzero_ps();
   }
   // Lanes of B at or beyond n are masked off (never read).
   alignas(32) int mask_bits[8 * NV];
   for (int j = 0; j < 8 * NV; ++j) mask_bits[j] = j < p.n ? -1 : 0;
-  __m256i mask[NV];
+  m256i mask[NV];
   MOODNET_UNROLL
   for (int v = 0; v < NV; ++v)
-    mask[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(mask_bits + 8 * v));
+    mask[v] = mm256_load_si256(reinterpret_cast<const m256i*>(mask_bits + 8 * v));
   const bool full = p.n == 8 * NV;
   for (int64_t q = 0; q < p.nq; ++q) {
     const float* a = p.a + q * p.a_q;
     const float* b = p.b + q * p.b_q;
     for (int64_t k = 0; k < p.nk; ++k, b += p.b_k) {
-      __m256 bv[NV];
+      m256 bv[NV];
       MOODNET_UNROLL
       for (int v = 0; v < NV; ++v)
-        bv[v] = full ? _mm256_loadu_ps(b + 8 * v) : _mm256_maskload_ps(b + 8 * v, mask[v]);
+        bv[v] = full ? mm256_loadu_ps(b + 8 * v) : mm256_maskload_ps(b + 8 * v, mask[v]);
       MOODNET_UNROLL
       for (int i = 0; i < MR; ++i) {
-        const __m256 ai = _mm256_broadcast_ss(kUnitK ? a + i * a_i + k : a + k * p.a_k + i);
+        const m256 ai = mm256_broadcast_ss(kUnitK ? a + i * a_i + k : a + k * p.a_k + i);
         MOODNET_UNROLL
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = mm256_fmadd_ps(ai, bv[v], acc[i][v]);
       }
     }
   }
@@ -108,7 +108,7 @@ MOODNET_TARGET_AVX2 inline void conv_micro_avx2(const ConvMicroArgs& p) {
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
     MOODNET_UNROLL
-    for (int v = 0; v < NV; ++v) _mm256_store_ps(t + i * 8 * NV + 8 * v, acc[i][v]);
+    for (int v = 0; v < NV; ++v) mm256_store_ps(t + i * 8 * NV + 8 * v, acc[i][v]);
   }
   for (int i = 0; i < p.m; ++i)
     for (int j = 0; j < p.n; ++j) {
@@ -123,58 +123,58 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
   // kAI > 0: the row stride a_i known at compile time (RGB input, stride 1), so the MR
   // broadcasts of a k step are fixed offsets from one pointer.
   const int64_t a_i = kAI > 0 ? kAI : p.a_i;
-  __m512 acc[MR][NV];
+  m512 acc[MR][NV];
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
     MOODNET_UNROLL
-    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
+    for (int v = 0; v < NV; ++v) acc[i][v] = mm512_setzero_ps();
   }
   // Start fetching the output tile for writing while the k loop runs.
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i)
     if (i < p.m) __builtin_prefetch(p.c + i * p.ldc, 1, 3);
-  __mmask16 mask[NV];
+  mmask16 mask[NV];
   MOODNET_UNROLL
   for (int v = 0; v < NV; ++v) {
     const int lanes = std::clamp(p.n - 16 * v, 0, 16);
-    mask[v] = static_cast<__mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
+    mask[v] = static_cast<mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
   }
   for (int64_t q = 0; q < p.nq; ++q) {
     const float* a = p.a + q * p.a_q;
     const float* b = p.b + q * p.b_q;
     for (int64_t k = 0; k < p.nk; ++k, b += p.b_k) {
-      __m512 bv[NV];
+      m512 bv[NV];
       MOODNET_UNROLL
-      for (int v = 0; v < NV; ++v) bv[v] = _mm512_maskz_loadu_ps(mask[v], b + 16 * v);
+      for (int v = 0; v < NV; ++v) bv[v] = mm512_maskz_loadu_ps(mask[v], b + 16 * v);
       // Backward-weights streams dy rows from memory: fetch a few steps ahead.
-      if (!kUnitK) _mm_prefetch(reinterpret_cast<const char*>(b + 8 * p.b_k), _MM_HINT_T0);
+      if (!kUnitK) mm_prefetch_t0(b + 8 * p.b_k);
       MOODNET_UNROLL
       for (int i = 0; i < MR; ++i) {
-        const __m512 ai = _mm512_set1_ps(kUnitK ? a[i * a_i + k] : a[k * p.a_k + i]);
+        const m512 ai = mm512_set1_ps(kUnitK ? a[i * a_i + k] : a[k * p.a_k + i]);
         MOODNET_UNROLL
-        for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        for (int v = 0; v < NV; ++v) acc[i][v] = mm512_fmadd_ps(ai, bv[v], acc[i][v]);
       }
     }
   }
-  const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
-  __m512 bias[NV];
+  const m512 zero = mm512_setzero_ps(), six = mm512_set1_ps(6.0f);
+  m512 bias[NV];
   MOODNET_UNROLL
   for (int v = 0; v < NV; ++v)
-    bias[v] = p.bias ? _mm512_maskz_loadu_ps(mask[v], p.bias + 16 * v) : zero;
+    bias[v] = p.bias ? mm512_maskz_loadu_ps(mask[v], p.bias + 16 * v) : zero;
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
     if (i >= p.m) break;
     float* ci = p.c + i * p.ldc;
     MOODNET_UNROLL
     for (int v = 0; v < NV; ++v) {
-      __m512 r = acc[i][v];
-      if (p.accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
-      r = _mm512_add_ps(r, bias[v]);
+      m512 r = acc[i][v];
+      if (p.accumulate) r = mm512_add_ps(mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
+      r = mm512_add_ps(r, bias[v]);
       if (p.act == Activation::relu)
-        r = _mm512_maskz_max_ps(0xFFFF, r, zero);  // maskz: GCC 12 warns on _mm512_max_ps
+        r = mm512_maskz_max_ps(0xFFFF, r, zero);  // maskz: GCC 12 warns on mm512_max_ps
       if (p.act == Activation::relu6)
-        r = _mm512_maskz_min_ps(0xFFFF, _mm512_maskz_max_ps(0xFFFF, r, zero), six);
-      _mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
+        r = mm512_maskz_min_ps(0xFFFF, mm512_maskz_max_ps(0xFFFF, r, zero), six);
+      mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
     }
   }
 }

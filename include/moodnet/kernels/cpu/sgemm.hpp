@@ -16,15 +16,9 @@
 #include <optional>
 
 #include "../../config.hpp"
+#include "simd.hpp"
 
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define MOODNET_SGEMM_X86 1
-#include <immintrin.h>
-#define MOODNET_TARGET_AVX2 __attribute__((target("avx2,fma")))
-#define MOODNET_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-#else
-#define MOODNET_SGEMM_X86 0
-#endif
+#define MOODNET_SGEMM_X86 MOODNET_SIMD_X86
 
 #if defined(__GNUC__) || defined(__clang__)
 // Microkernel accumulators must stay in registers: fully unroll the loops over them.
@@ -164,34 +158,34 @@ MOODNET_TARGET_AVX2 inline void gemm_micro_avx2_6x16(int64_t kc, const float* __
                                                      int64_t ldc, int m, int n, float alpha,
                                                      float beta) {
   constexpr int MR = 6, NR = 16;
-  __m256 acc0[MR], acc1[MR];
+  m256 acc0[MR], acc1[MR];
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
-    acc0[i] = acc1[i] = _mm256_setzero_ps();
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+    acc0[i] = acc1[i] = mm256_setzero_ps();
+    mm_prefetch_t0(c + i * ldc);
+    mm_prefetch_t0(c + i * ldc + NR - 1);
   }
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    const m256 b0 = mm256_load_ps(b), b1 = mm256_load_ps(b + 8);
     MOODNET_UNROLL
     for (int i = 0; i < MR; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a + i);
-      acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
-      acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
+      const m256 ai = mm256_broadcast_ss(a + i);
+      acc0[i] = mm256_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = mm256_fmadd_ps(ai, b1, acc1[i]);
     }
   }
-  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  const m256 va = mm256_set1_ps(alpha), vb = mm256_set1_ps(beta);
   if (m == MR && n == NR) {
     MOODNET_UNROLL
     for (int i = 0; i < MR; ++i) {
       float* ci = c + i * ldc;
-      __m256 t0 = _mm256_mul_ps(va, acc0[i]), t1 = _mm256_mul_ps(va, acc1[i]);
+      m256 t0 = mm256_mul_ps(va, acc0[i]), t1 = mm256_mul_ps(va, acc1[i]);
       if (beta != 0.0f) {
-        t0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci), t0);
-        t1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(ci + 8), t1);
+        t0 = mm256_fmadd_ps(vb, mm256_loadu_ps(ci), t0);
+        t1 = mm256_fmadd_ps(vb, mm256_loadu_ps(ci + 8), t1);
       }
-      _mm256_storeu_ps(ci, t0);
-      _mm256_storeu_ps(ci + 8, t1);
+      mm256_storeu_ps(ci, t0);
+      mm256_storeu_ps(ci + 8, t1);
     }
     return;
   }
@@ -199,8 +193,8 @@ MOODNET_TARGET_AVX2 inline void gemm_micro_avx2_6x16(int64_t kc, const float* __
   alignas(32) float t[MR * NR];
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
-    _mm256_store_ps(t + i * NR, _mm256_mul_ps(va, acc0[i]));
-    _mm256_store_ps(t + i * NR + 8, _mm256_mul_ps(va, acc1[i]));
+    mm256_store_ps(t + i * NR, mm256_mul_ps(va, acc0[i]));
+    mm256_store_ps(t + i * NR + 8, mm256_mul_ps(va, acc1[i]));
   }
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
@@ -216,39 +210,39 @@ MOODNET_TARGET_AVX512 inline void gemm_micro_avx512_14x32(int64_t kc, const floa
                                                           int64_t ldc, int m, int n, float alpha,
                                                           float beta) {
   constexpr int MR = 14, NR = 32;
-  __m512 acc0[MR], acc1[MR];
+  m512 acc0[MR], acc1[MR];
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
-    acc0[i] = acc1[i] = _mm512_setzero_ps();
+    acc0[i] = acc1[i] = mm512_setzero_ps();
     // Fetch the C tile while the k loop runs (prefetches never fault, even past the edge).
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + NR - 1), _MM_HINT_T0);
+    mm_prefetch_t0(c + i * ldc);
+    mm_prefetch_t0(c + i * ldc + NR - 1);
   }
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    const m512 b0 = mm512_load_ps(b), b1 = mm512_load_ps(b + 16);
     MOODNET_UNROLL
     for (int i = 0; i < MR; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      acc0[i] = _mm512_fmadd_ps(ai, b0, acc0[i]);
-      acc1[i] = _mm512_fmadd_ps(ai, b1, acc1[i]);
+      const m512 ai = mm512_set1_ps(a[i]);
+      acc0[i] = mm512_fmadd_ps(ai, b0, acc0[i]);
+      acc1[i] = mm512_fmadd_ps(ai, b1, acc1[i]);
     }
   }
   // Masked loads/stores cover the column edge (masked-off lanes are never accessed).
-  const __mmask16 k0 = n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u);
-  const __mmask16 k1 = n >= 32 ? __mmask16(0xFFFF) : n > 16 ? __mmask16((1u << (n - 16)) - 1u) : 0;
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const mmask16 k0 = n >= 16 ? mmask16(0xFFFF) : mmask16((1u << n) - 1u);
+  const mmask16 k1 = n >= 32 ? mmask16(0xFFFF) : n > 16 ? mmask16((1u << (n - 16)) - 1u) : 0;
+  const m512 va = mm512_set1_ps(alpha), vb = mm512_set1_ps(beta);
   const int rows = m < MR ? m : MR;
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
     if (i >= rows) break;
     float* ci = c + i * ldc;
-    __m512 t0 = _mm512_mul_ps(va, acc0[i]), t1 = _mm512_mul_ps(va, acc1[i]);
+    m512 t0 = mm512_mul_ps(va, acc0[i]), t1 = mm512_mul_ps(va, acc1[i]);
     if (beta != 0.0f) {
-      t0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k0, ci), t0);
-      t1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(k1, ci + 16), t1);
+      t0 = mm512_fmadd_ps(vb, mm512_maskz_loadu_ps(k0, ci), t0);
+      t1 = mm512_fmadd_ps(vb, mm512_maskz_loadu_ps(k1, ci + 16), t1);
     }
-    _mm512_mask_storeu_ps(ci, k0, t0);
-    _mm512_mask_storeu_ps(ci + 16, k1, t1);
+    mm512_mask_storeu_ps(ci, k0, t0);
+    mm512_mask_storeu_ps(ci + 16, k1, t1);
   }
 }
 
