@@ -144,6 +144,64 @@ TEST_CASE("training: L2 adds 2*l2*w to the gradient and l2*sum(w^2) to the loss"
   CHECK(h["loss"][0] == Approx(std::log(2.0) + 0.01 * (0.25 + 0.0625)).epsilon(1e-6));
 }
 
+TEST_CASE("training: set_kernel_l2 equals building every Conv2D/Dense with that l2",
+          "[training][optim]") {
+  auto build = [](double l2) {
+    Model<Reference> m(Shape{6, 6, 2}, 7);
+    m.add(Conv2D<Reference>(
+        {.filters = 3, .padding = Padding::same, .activation = Activation::relu, .l2 = l2}));
+    m.add(BatchNormalization<Reference>());
+    m.add(SeparableConv2D<Reference>({.filters = 2, .l2 = 0.05}));  // not a Conv2D: left alone
+    m.add(Flatten<Reference>());
+    m.add(Dense<Reference>({.units = 4, .activation = Activation::relu, .l2 = l2}));
+    m.add(Dense<Reference>({.units = 1, .activation = Activation::sigmoid, .l2 = l2}));
+    return m;
+  };
+  const double l2 = 0.01;
+  Model<Reference> expected = build(l2), set = build(0.0);
+  CHECK(set_kernel_l2(set, l2) == 3);
+  CHECK(architecture_json(set) == architecture_json(expected));  // saved with the model too
+  const auto pe = expected.parameters(), ps = set.parameters();
+  REQUIRE(pe.size() == ps.size());
+  double kernels = 0;  // sum of w^2 over the Conv2D/Dense kernels
+  for (size_t i = 0; i < pe.size(); ++i) {
+    CHECK(ps[i]->l2 == pe[i]->l2);
+    if (pe[i]->name == "kernel" && pe[i]->l2 == l2)
+      for (int64_t j = 0; j < pe[i]->value.size(); ++j)
+        kernels += pe[i]->value[j] * pe[i]->value[j];
+  }
+  CHECK(kernels > 0);
+  // Keras' penalty: l2 * sum(w^2) per regularised kernel (the separable conv keeps its own).
+  Model<Reference> none = build(0.0);
+  CHECK(detail::l2_penalty(set) == Approx(detail::l2_penalty(none) + l2 * kernels));
+
+  // Two epochs of SGD: the same losses (data + penalty) and the same weights, bit for bit.
+  const int64_t n = 8;
+  Tensor<Cpu> x(Shape{n, 6, 6, 2}), y(Shape{n, 1});
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(random_uniform(5, 1, uint64_t(i)));
+  for (int64_t i = 0; i < n; ++i) y[i] = float(i % 2);
+  TensorDataset ds(std::move(x), std::move(y));
+  auto train = [&](Model<Reference>& m) {
+    SGD<Reference> sgd({.learning_rate = 0.1});
+    FitOptions opt;
+    opt.epochs = 2;
+    opt.batch_size = 4;
+    opt.verbose = 0;
+    opt.shuffle = false;
+    return fit(m, sgd, Loss::binary_crossentropy(), ds, opt);
+  };
+  const History he = train(expected), hs = train(set), hn = train(none);
+  CHECK(hs["loss"] == he["loss"]);
+  CHECK(hs["loss"][0] > hn["loss"][0]);  // the penalty is in the reported loss
+  for (size_t i = 0; i < pe.size(); ++i)
+    for (int64_t j = 0; j < pe[i]->value.size(); ++j) CHECK(ps[i]->value[j] == pe[i]->value[j]);
+
+  CHECK(set_kernel_l2(set, 0.0) == 3);  // 0 removes it; the separable conv keeps its own
+  for (const auto* p : set.parameters()) CHECK((p->l2 == 0 || p->l2 == 0.05));
+  CHECK(set.layer(0).parameters()[0]->l2 == 0);
+  CHECK_THROWS_WITH(set_kernel_l2(set, -1.0), Catch::Contains("l2 must be >= 0"));
+}
+
 TEST_CASE("training: EarlyStopping stops after patience and restores the best weights",
           "[training][callbacks]") {
   Model<Reference> m(Shape{1}, 1);

@@ -25,6 +25,9 @@ struct TrainArgs {
   std::string group_by;        // regex whose first capture names a file's group (person)
   std::string early_stopping;  // "MONITOR:PATIENCE", e.g. val_loss:5
   std::string reduce_lr;       // "MONITOR:FACTOR:PATIENCE", e.g. val_loss:0.5:2
+  std::string protocol;        // a seed's recipe (training_protocol); given options win
+  double l2 = -1;              // --l2: L2 on every Conv2D/Dense kernel; < 0: the architecture's
+  std::vector<std::string> given;  // options given on the command line, e.g. "--epochs"
   int epochs = 20;
   int64_t batch = 16;
   double lr = 1e-3, val_split = 0.15, test_split = 0.2;
@@ -43,6 +46,20 @@ inline std::vector<std::string> split_list(const std::string& s) {
 }
 
 int run_train(const TrainArgs& a);
+// Fills the options of a.protocol that a.given lacks (protocol.cpp); UsageError if unknown.
+void apply_protocol(TrainArgs& a);
+
+// `tune`: seeded random search over seed004-attempt4's space (conv1, conv2, dense, lr).
+struct TuneArgs {
+  std::string data, out = "moodnet-tuned.moodnet", classes, image_size, color;
+  int trials = 10, epochs = 15;  // seed 004's tuner: max_trials=10, epochs=15
+  int64_t batch = 16;
+  double val_split = 0.25;  // seed 004 validated on a stratified 25 %
+  uint64_t seed = 42;
+  int threads = 0;
+  bool json = false;
+};
+int run_tune(const TuneArgs& a);
 int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
                  bool json);
 int run_predict(const std::string& model_path, const std::vector<std::string>& images,

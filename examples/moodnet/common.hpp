@@ -23,4 +23,15 @@ DataLayout resolve_layout(const fs::path& dir);
 
 void print_skipped(const ImageDataset& d);
 
+// Parses "H,W" (or one number for a square); UsageError naming --image-size otherwise.
+Shape parse_image_size(const std::string& s, int64_t channels);
+// The input a model is trained at: the architecture's own (arch_input) unless --image-size /
+// --color (image_size, color: "" or as given) say otherwise.
+struct InputSpec {
+  Shape shape;
+  ColorMode color = ColorMode::rgb;
+};
+InputSpec resolve_input(const Shape& arch_input, const std::string& image_size,
+                        const std::string& color);
+
 }  // namespace moodnet::cli

@@ -7,6 +7,7 @@
 //   moodnet summary (--arch NAME | --model FILE | --list)
 //   moodnet inspect DIR [--json] [--max-pixels N]
 //   moodnet augment DIR --out DIR --copies N --augment SPEC
+//   moodnet tune --data DIR [--trials N] [--epochs N] [--seed N] [--out FILE] [--json]
 //
 // Exit codes: 0 success, 1 a failure while running (bad file, bad data), 2 bad arguments.
 #include <CLI/CLI.hpp>
@@ -61,6 +62,11 @@ int main(int argc, char** argv) {
   train->add_option("--early-stopping", t.early_stopping,
                     "MONITOR:PATIENCE, e.g. val_loss:5 (best weights restored)");
   train->add_option("--reduce-lr", t.reduce_lr, "MONITOR:FACTOR:PATIENCE, e.g. val_loss:0.5:2");
+  train->add_option("--protocol", t.protocol,
+                    "a seed's documented recipe (arch, input, optimizer, lr, batch, epochs, split, "
+                    "augmentation), e.g. seed004 or fer-best; options given here override it");
+  train->add_option("--l2", t.l2, "L2 on every Conv2D/Dense kernel (Keras kernel_regularizer)")
+      ->check(CLI::NonNegativeNumber);
   train->add_flag("--json", t.json, "print the results as one JSON line at the end");
 
   std::string model_path, data, classes;
@@ -114,13 +120,42 @@ int main(int argc, char** argv) {
   augment->add_option("--seed", augment_seed)->capture_default_str();
   augment->add_flag("--jpeg", augment_jpeg, "write JPEG (quality 95) instead of PNG");
 
+  TuneArgs u;
+  auto* tune = app.add_subcommand(
+      "tune",
+      "seeded random search over seed004-attempt4's conv filters, dense units and "
+      "learning rate; prints the trials and saves the best model");
+  tune->add_option("--data", u.data, "image folder, laid out as for train")->required();
+  tune->add_option("--trials", u.trials)->capture_default_str()->check(CLI::Range(1, 10000));
+  tune->add_option("--epochs", u.epochs, "per trial")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  tune->add_option("--batch", u.batch)->capture_default_str()->check(CLI::Range(1, 1 << 20));
+  tune->add_option("--val-split", u.val_split, "stratified validation part (the objective)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 0.9));
+  tune->add_option("--classes", u.classes, "comma-separated class folders to use, e.g. happy,sad");
+  tune->add_option("--image-size", u.image_size, "H,W (default: 150,150, as seed 004)");
+  tune->add_option("--color", u.color, "rgb or grayscale (default: rgb)")
+      ->check(CLI::IsMember({"rgb", "grayscale"}));
+  tune->add_option("--seed", u.seed)->capture_default_str();
+  tune->add_option("--threads", u.threads, "OpenMP threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+  tune->add_option("--out", u.out, "where to save the best model")->capture_default_str();
+  tune->add_flag("--json", u.json, "print every trial and the best as one JSON line at the end");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   try {
-    if (*train) return run_train(t);
+    if (*train) {
+      for (const CLI::Option* o : train->get_options())  // for --protocol: what was given
+        if (o->count() > 0 && !o->get_lnames().empty())
+          t.given.push_back("--" + o->get_lnames()[0]);
+      return run_train(t);
+    }
     if (*evaluate) return run_evaluate(model_path, data, classes, json);
     if (*predict) return run_predict(model_path, images, split_list(class_names), json);
     if (*summary) return run_summary(arch, model_path, list);
@@ -128,6 +163,7 @@ int main(int argc, char** argv) {
     if (*augment)
       return run_augment(augment_dir, augment_out, copies, augment_spec, augment_seed,
                          augment_jpeg);
+    if (*tune) return run_tune(u);
   } catch (const UsageError& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 2;

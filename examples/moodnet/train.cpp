@@ -27,18 +27,6 @@ fs::path sample_dir() {
   return fs::is_directory(installed) ? installed : fs::path(MOODNET_SAMPLE_DIR);
 }
 
-// Parses "H,W" (or one number for a square).
-Shape parse_image_size(const std::string& s, int64_t channels) {
-  const auto comma = s.find(',');
-  try {
-    const int64_t h = std::stoll(s.substr(0, comma));
-    const int64_t w = comma == std::string::npos ? h : std::stoll(s.substr(comma + 1));
-    if (h > 0 && w > 0) return {h, w, channels};
-  } catch (const std::exception&) {
-  }
-  throw UsageError("--image-size: expected H,W (e.g. 150,150), got '" + s + "'");
-}
-
 // "a:b:c" -> {"a", "b", "c"}, exactly n fields.
 std::vector<std::string> split_fields(const std::string& s, size_t n, const char* option,
                                       const char* form) {
@@ -75,6 +63,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir);
 int run_train(const TrainArgs& a) {
   if (a.threads > 0) set_num_threads(a.threads);
   TrainArgs args = a;
+  if (!args.protocol.empty()) apply_protocol(args);  // before the sample's defaults
   const fs::path data_dir = a.data.empty() ? sample_dir() : fs::path(a.data);
   if (a.data.empty()) {
     // The sample is 64x64 grayscale faces: train at that size unless told otherwise.
@@ -105,14 +94,9 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   const int plateau_patience = plateau_spec.empty() ? 0 : to_int(plateau_spec[2], "--reduce-lr");
   const DataLayout layout = resolve_layout(data_dir);
 
-  // Input shape: the architecture's unless --image-size/--color say otherwise.
-  Shape in = zoo::default_input_shape(a.arch);
-  const ColorMode color = a.color.empty() ? (in[2] == 1 ? ColorMode::grayscale : ColorMode::rgb)
-                          : a.color == "grayscale" ? ColorMode::grayscale
-                                                   : ColorMode::rgb;
-  const int64_t channels = color == ColorMode::grayscale ? 1 : 3;
-  in = a.image_size.empty() ? Shape{in[0], in[1], channels}
-                            : parse_image_size(a.image_size, channels);
+  const InputSpec input = resolve_input(zoo::default_input_shape(a.arch), a.image_size, a.color);
+  const Shape in = input.shape;
+  const ColorMode color = input.color;
 
   const fs::path test_dir = a.test_data.empty() ? layout.test_dir : fs::path(a.test_data);
   const ImageFolder folder = scan_image_folder(layout.train_dir, split_list(a.classes));
@@ -158,6 +142,8 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   MOODNET_CHECK(k == 2, "moodnet train handles two classes for now (happy vs sad); ",
                 data_dir.string(), " has ", k, " — pick two with --classes");
   Model<Cpu> model = zoo::build<Cpu>(a.arch, a.seed, in);
+  if (a.l2 >= 0)
+    std::cout << "L2 " << a.l2 << " on " << set_kernel_l2(model, a.l2) << " Conv2D/Dense kernels\n";
   // What predict/evaluate need to feed the model the way it was trained.
   model.metadata() = {{"class_names", folder.class_names},
                       {"color_mode", to_string(color)},

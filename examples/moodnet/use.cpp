@@ -23,6 +23,29 @@ void print_skipped(const ImageDataset& d) {
     std::cerr << "skipped " << s.path.string() << ": " << s.reason << "\n";
 }
 
+Shape parse_image_size(const std::string& s, int64_t channels) {
+  const auto comma = s.find(',');
+  try {
+    const int64_t h = std::stoll(s.substr(0, comma));
+    const int64_t w = comma == std::string::npos ? h : std::stoll(s.substr(comma + 1));
+    if (h > 0 && w > 0) return {h, w, channels};
+  } catch (const std::exception&) {
+  }
+  throw UsageError("--image-size: expected H,W (e.g. 150,150), got '" + s + "'");
+}
+
+InputSpec resolve_input(const Shape& arch_input, const std::string& image_size,
+                        const std::string& color) {
+  const ColorMode mode = color.empty()
+                             ? (arch_input[2] == 1 ? ColorMode::grayscale : ColorMode::rgb)
+                         : color == "grayscale" ? ColorMode::grayscale
+                                                : ColorMode::rgb;
+  const int64_t channels = mode == ColorMode::grayscale ? 1 : 3;
+  return {image_size.empty() ? Shape{arch_input[0], arch_input[1], channels}
+                             : parse_image_size(image_size, channels),
+          mode};
+}
+
 int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
                  bool json) {
   Model<Cpu> model = load_model<Cpu>(model_path);

@@ -26,11 +26,13 @@
 #include "nn/model.hpp"
 #include "nn/normalization.hpp"
 #include "nn/pooling.hpp"
+#include "nn/regularization.hpp"
 #include "optim/optimizers.hpp"
 #include "train/callbacks.hpp"
 #include "train/dataset.hpp"
 #include "train/fit.hpp"
 #include "train/metrics.hpp"
+#include "train/protocols.hpp"
 #include "zoo.hpp"
 
 #ifdef MOODNET_SEPARATE_COMPILATION

@@ -87,6 +87,12 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
   Parameter<D>& bias() { return *this->params_[1]; }
   const Parameter<D>& kernel() const { return *this->params_[0]; }
 
+  // Changes kernel_regularizer=l2(l2) after construction (also what config() saves).
+  void set_l2(double l2) {
+    opt_.l2 = l2;
+    if (!this->params_.empty()) kernel().l2 = l2;
+  }
+
  private:
   ConvGeometry geometry(int64_t n, int64_t h, int64_t w) const {
     return ConvGeometry::make(n, h, w, c_, opt_.kernel_size.h, opt_.kernel_size.w, opt_.strides.h,

@@ -77,6 +77,12 @@ class Dense : public LayerBase<D, Dense<D>> {
     return Dense(o);
   }
 
+  // Changes kernel_regularizer=l2(l2) after construction (also what config() saves).
+  void set_l2(double l2) {
+    opt_.l2 = l2;
+    if (!this->params_.empty()) this->params_[0]->l2 = l2;
+  }
+
  private:
   void forward_linear(const Tensor<D>& x, Tensor<D>& y) const {
     MOODNET_CHECK(x.rank() >= 2 && x.dim(-1) == in_, "Dense '", this->name_, "': input ",
