@@ -34,6 +34,7 @@ struct TrainArgs {
   uint64_t seed = 42;
   int threads = 0;
   bool json = false;
+  std::string report;  // --report DIR: the HTML report and its files (empty: none)
 };
 
 // "happy,sad" -> {"happy", "sad"}
@@ -60,8 +61,9 @@ struct TuneArgs {
   bool json = false;
 };
 int run_tune(const TuneArgs& a);
+// `evaluate`: report_dir non-empty writes the report there (without training curves).
 int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
-                 bool json);
+                 bool json, const std::string& report_dir = {});
 int run_predict(const std::string& model_path, const std::vector<std::string>& images,
                 const std::vector<std::string>& given_names, bool json);
 // `summary`: an architecture by name, a saved model, or (list) every architecture.

@@ -34,4 +34,19 @@ struct InputSpec {
 InputSpec resolve_input(const Shape& arch_input, const std::string& image_size,
                         const std::string& color);
 
+// What `--report DIR` shows (report.cpp): the test set, its evaluation, and for `train` the
+// fit history and the epoch whose weights were kept.
+struct CliReport {
+  std::string title;
+  const Model<Cpu>* model = nullptr;
+  const ImageDataset* test = nullptr;
+  const ClassifierEvaluation* evaluation = nullptr;  // of `model` on `test`
+  const History* history = nullptr;                  // null: evaluation only, no curves
+  int kept_epoch = 0;                                // 1-based; 0: none
+  std::string group_by;                              // --group-by: accuracy per group
+  nlohmann::ordered_json run = nlohmann::ordered_json::object();  // settings, shown in order
+};
+// Writes the report into `dir` and prints where it is.
+void write_cli_report(const fs::path& dir, const CliReport& r);
+
 }  // namespace moodnet::cli

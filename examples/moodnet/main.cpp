@@ -2,7 +2,7 @@
 // classify new photos, and inspect the reference architectures.
 //
 //   moodnet train [--data DIR] [--arch NAME] [--epochs N] ... [--out model.moodnet]
-//   moodnet evaluate --model FILE --data DIR
+//   moodnet evaluate --model FILE --data DIR [--report DIR]
 //   moodnet predict --model FILE IMAGE...
 //   moodnet summary (--arch NAME | --model FILE | --list)
 //   moodnet inspect DIR [--json] [--max-pixels N]
@@ -68,14 +68,19 @@ int main(int argc, char** argv) {
   train->add_option("--l2", t.l2, "L2 on every Conv2D/Dense kernel (Keras kernel_regularizer)")
       ->check(CLI::NonNegativeNumber);
   train->add_flag("--json", t.json, "print the results as one JSON line at the end");
+  train->add_option("--report", t.report,
+                    "write an HTML report (curves, confusion, ROC, calibration, errors) and "
+                    "history.csv, metrics.json, curves.png, confusion.png into DIR");
 
-  std::string model_path, data, classes;
+  std::string model_path, data, classes, report_dir;
   bool json = false;
   auto* evaluate = app.add_subcommand("evaluate", "evaluate a saved model on a folder of images");
   evaluate->add_option("--model", model_path)->required();
   evaluate->add_option("--data", data)->required();
   evaluate->add_option("--classes", classes);
   evaluate->add_flag("--json", json);
+  evaluate->add_option("--report", report_dir,
+                       "write an HTML report and metrics.json, confusion.png into DIR");
 
   std::vector<std::string> images;
   std::string class_names;
@@ -156,7 +161,7 @@ int main(int argc, char** argv) {
           t.given.push_back("--" + o->get_lnames()[0]);
       return run_train(t);
     }
-    if (*evaluate) return run_evaluate(model_path, data, classes, json);
+    if (*evaluate) return run_evaluate(model_path, data, classes, json, report_dir);
     if (*predict) return run_predict(model_path, images, split_list(class_names), json);
     if (*summary) return run_summary(arch, model_path, list);
     if (*inspect) return run_inspect(inspect_dir, json, max_pixels);

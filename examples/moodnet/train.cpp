@@ -92,6 +92,8 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   const double plateau_factor =
       plateau_spec.empty() ? 0 : to_double(plateau_spec[1], "--reduce-lr");
   const int plateau_patience = plateau_spec.empty() ? 0 : to_int(plateau_spec[2], "--reduce-lr");
+  if (!a.report.empty() && fs::exists(a.report) && !fs::is_directory(a.report))
+    throw UsageError("--report: '" + a.report + "' exists and is not a directory");
   const DataLayout layout = resolve_layout(data_dir);
 
   const InputSpec input = resolve_input(zoo::default_input_shape(a.arch), a.image_size, a.color);
@@ -112,6 +114,8 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
               << "': " << std::set<std::string>(groups.begin(), groups.end()).size() << " ("
               << unmatched << " files matched no group and stand alone)\n";
   }
+  if (!a.report.empty() && test_dir.empty() && split.test.empty())
+    throw UsageError("--report needs a test set: give --test-data DIR or --test-split above 0");
   std::cout << "classes: ";
   for (size_t k = 0; k < folder.class_names.size(); ++k)
     std::cout << (k ? ", " : "") << k << "=" << folder.class_names[k];
@@ -194,6 +198,35 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
     std::printf("ROC AUC %.3f\n", e.auc);
     result.update(e.report.to_json());
     result["auc"] = e.auc;
+    if (!a.report.empty()) {
+      const nlohmann::ordered_json run = {
+          {"command", "train"},
+          {"arch", a.arch},
+          {"data", data_dir.string()},
+          {"test data", test_dir.empty() ? "split of the data" : test_dir.string()},
+          {"input",
+           std::to_string(in[0]) + "x" + std::to_string(in[1]) + "x" + std::to_string(in[2])},
+          {"epochs run", h.epochs()},
+          {"batch", a.batch},
+          {"optimizer", a.optimizer},
+          {"learning rate", a.lr},
+          {"augmentation", augmentation.enabled() ? to_string(augmentation) : "none"},
+          {"group by", a.group_by.empty() ? "none" : a.group_by},
+          {"seed", a.seed},
+          {"train images", train.size()},
+          {"validation images", val.size()},
+          {"train_seconds", train_seconds},
+          {"model file", a.out}};
+      write_cli_report(a.report, {.title = "moodnet train: " + a.arch + " on " + data_dir.string(),
+                                  .model = &model,
+                                  .test = test.get(),
+                                  .evaluation = &e,
+                                  .history = &h,
+                                  .kept_epoch = best.best_epoch() + 1,
+                                  .group_by = a.group_by,
+                                  .run = run});
+      result["report"] = a.report;
+    }
   }
   if (a.json) std::cout << result.dump() << "\n";
   return 0;

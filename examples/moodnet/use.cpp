@@ -47,7 +47,7 @@ InputSpec resolve_input(const Shape& arch_input, const std::string& image_size,
 }
 
 int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
-                 bool json) {
+                 bool json, const std::string& report_dir) {
   Model<Cpu> model = load_model<Cpu>(model_path);
   const DataLayout layout = resolve_layout(data);
   const fs::path dir = layout.test_dir.empty() ? layout.train_dir : layout.test_dir;
@@ -60,6 +60,19 @@ int run_evaluate(const std::string& model_path, const std::string& data, const s
   const ClassifierEvaluation e = evaluate_classifier(model, ds, folder.class_names);
   std::cout << e.report.to_string();
   std::printf("ROC AUC %.3f\n", e.auc);
+  if (!report_dir.empty()) {
+    CliReport r;  // no history: the page says there are no curves
+    r.title = "moodnet evaluate: " + model_path + " on " + dir.string();
+    r.model = &model;
+    r.test = &ds;
+    r.evaluation = &e;
+    r.run = {{"command", "evaluate"},
+             {"model", model_path},
+             {"data", dir.string()},
+             {"test images", ds.size()},
+             {"skipped files", ds.skipped().size()}};
+    write_cli_report(report_dir, r);
+  }
   if (json) {
     nlohmann::json j = e.report.to_json();
     j["auc"] = e.auc;
