@@ -209,6 +209,9 @@ TEST_CASE("tfjs: clear errors naming the file and the tensor", "[tfjs][io]") {
     write_text(m, R"([{"paths": ["w.bin"], "weights": [
         {"name": "a", "shape": [2, -3], "dtype": "float32"}]}])");
     CHECK_THAT(error_of([&] { tfjs::read_weights(m); }), Catch::Contains("non-negative integers"));
+    write_text(m, R"([{"paths": ["w.bin"], "weights": [
+        {"name": "a", "shape": [4294967296, 4294967296, 16], "dtype": "float32"}]}])");
+    CHECK_THAT(error_of([&] { tfjs::read_weights(m); }), Catch::Contains("is too large"));
   }
   SECTION("unknown dtype") {
     write_text(m, R"([{"paths": ["w.bin"], "weights": [
@@ -510,5 +513,34 @@ TEST_CASE("tfjs: pretrained face expression net matches TF.js (face-api)", "[tfj
     WARN("expression net vs TF.js on " << n << " FER2013 photos: " << same
                                        << " identical predicted classes, max relative error "
                                        << worst << " (probabilities)");
+  }
+}
+
+TEST_CASE("tfjs: imported models are ordinary moodnet models (frozen, saved and loaded bitwise)",
+          "[tfjs][pretrained]") {
+  const fs::path weights = zoo::default_pretrained_dir();
+  if (!weights_present(weights, "face_expression_model-weights_manifest.json") ||
+      !weights_present(weights, "ssd_mobilenetv1_model-weights_manifest.json"))
+    return;
+  TempDir dir("moodnet_tfjs");
+  std::vector<Model<Cpu>> models;
+  models.push_back(zoo::mobilenet_v1_backbone<Cpu>(weights, {64, 48, 3}, /*global_pool=*/true));
+  models.push_back(zoo::face_expression_net<Cpu>(weights));
+  models.push_back(zoo::face_expression_net<Cpu>(weights, /*features_only=*/true));
+  CHECK(models[0].count_params().total == 3210912);  // every MobilenetV1/ value of the manifest
+  CHECK(models[0].output_shape() == Shape{1024});
+  CHECK(models[1].count_params().total == 323687 + 12);  // + the input normalisation's BatchNorm
+  CHECK(models[2].output_shape() == Shape{256});
+  for (Model<Cpu>& m : models) {
+    INFO(m.name());
+    CHECK(m.count_params().trainable == 0);
+    const fs::path file = dir / (m.name() + ".moodnet");
+    save_model(m, file);
+    const Model<Cpu> loaded = load_model<Cpu>(file);
+    Tensor<Cpu> x(m.input_shape().with_batch(2));
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 37) % 256) / 255.0f;
+    CHECK(m.predict(x).to_vector() == loaded.predict(x).to_vector());
+    CHECK(loaded.metadata().at("pretrained").get<std::string>().find("face-api@1.7.15") !=
+          std::string::npos);
   }
 }

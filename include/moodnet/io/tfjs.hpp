@@ -127,10 +127,16 @@ inline Shape parse_shape(const nlohmann::json& s, const std::string& where) {
   MOODNET_CHECK(s.size() <= static_cast<size_t>(Shape::max_rank), where, ": rank ", s.size(),
                 " exceeds ", Shape::max_rank);
   Shape shape;
+  int64_t elements = 1;
   for (const auto& d : s) {
     MOODNET_CHECK(d.is_number_integer() && d.get<int64_t>() >= 0, where,
                   ": 'shape' must hold non-negative integers, got ", d.dump());
-    shape.push_back(d.get<int64_t>());
+    const int64_t n = d.get<int64_t>();
+    // No real weight comes near 2^40 values; the bound keeps the size arithmetic from overflowing.
+    MOODNET_CHECK(n == 0 || elements <= (int64_t{1} << 40) / n, where, ": shape ", s.dump(),
+                  " is too large");
+    elements *= n;
+    shape.push_back(n);
   }
   return shape;
 }
