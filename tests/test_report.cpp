@@ -291,8 +291,9 @@ TEST_CASE("write_report rejects bad inputs with a clear error", "[report]") {
   bad.groups.pop_back();
   CHECK_THROWS_WITH(moodnet::write_report(tmp.path / "r2", bad), Catch::Contains("group labels"));
   bad = in;
-  bad.extra = {1, 2};
-  CHECK_THROWS_WITH(moodnet::write_report(tmp.path / "r3", bad), Catch::Contains("JSON object"));
+  bad.extra.emplace_back("arch", "again");
+  CHECK_THROWS_WITH(moodnet::write_report(tmp.path / "r3", bad),
+                    Catch::Contains("run setting 'arch' given twice"));
   bad = in;
   bad.predictions.predicted[0] = 5;
   CHECK_THROWS_WITH(moodnet::write_report(tmp.path / "r4", bad), Catch::Contains("out of range"));

@@ -43,8 +43,9 @@ struct CliReport {
   const ClassifierEvaluation* evaluation = nullptr;  // of `model` on `test`
   const History* history = nullptr;                  // null: evaluation only, no curves
   int kept_epoch = 0;                                // 1-based; 0: none
-  std::string group_by;                              // --group-by: accuracy per group
-  nlohmann::ordered_json run = nlohmann::ordered_json::object();  // settings, shown in order
+  std::vector<std::string> groups;  // --group-by: group_keys() of each test sample; empty: none
+  using Settings = std::vector<std::pair<std::string, nlohmann::json>>;
+  Settings run;  // the run's settings, shown in this order
 };
 // Writes the report into `dir` and prints where it is.
 void write_cli_report(const fs::path& dir, const CliReport& r);

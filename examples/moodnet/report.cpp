@@ -1,8 +1,7 @@
 // `--report DIR` of `moodnet train` and `moodnet evaluate`: the report (train/report.hpp, with
-// stb_image_write) and the group keys (<regex>) in their own translation unit, so train.cpp and
-// use.cpp keep their compile times.
+// stb_image_write) in its own translation unit, so train.cpp and use.cpp keep their compile
+// times. The group keys come from the caller (train.cpp already compiles <regex>).
 #include <iostream>
-#include <moodnet/data/groups.hpp>
 #include <moodnet/train/report.hpp>
 
 #include "common.hpp"
@@ -23,14 +22,10 @@ void write_cli_report(const fs::path& dir, const CliReport& r) {
                                               : ReportScores::top_class_confidence;
   in.threshold = 0.5;
   in.images = dataset_images(*r.test);
-  if (!r.group_by.empty()) {
-    std::vector<fs::path> paths;
-    for (int64_t i = 0; i < r.test->size(); ++i) paths.push_back(r.test->path(i));
-    in.groups = group_keys(paths, r.group_by);
-    for (auto& g : in.groups)  // files the pattern does not match (keyed "\x01" + path)
-      if (!g.empty() && g[0] == '\x01') g = "(no match)";
-    in.group_name = "group";  // the pattern is in the run table
-  }
+  in.groups = r.groups;
+  for (auto& g : in.groups)  // files the pattern does not match (group_keys: "\x01" + path)
+    if (!g.empty() && g[0] == '\x01') g = "(no match)";
+  in.group_name = "group";  // the pattern is in the run table
   in.extra = r.run;
   write_report(dir, in);
   std::cout << "report: " << (dir / "index.html").string() << " (with history.csv, metrics.json, "

@@ -199,7 +199,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
     result.update(e.report.to_json());
     result["auc"] = e.auc;
     if (!a.report.empty()) {
-      const nlohmann::ordered_json run = {
+      const CliReport::Settings run = {
           {"command", "train"},
           {"arch", a.arch},
           {"data", data_dir.string()},
@@ -217,13 +217,19 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
           {"validation images", val.size()},
           {"train_seconds", train_seconds},
           {"model file", a.out}};
+      std::vector<std::string> test_groups;  // accuracy per group on the page
+      if (!a.group_by.empty()) {
+        std::vector<fs::path> paths;
+        for (int64_t i = 0; i < test->size(); ++i) paths.push_back(test->path(i));
+        test_groups = group_keys(paths, a.group_by);
+      }
       write_cli_report(a.report, {.title = "moodnet train: " + a.arch + " on " + data_dir.string(),
                                   .model = &model,
                                   .test = test.get(),
                                   .evaluation = &e,
                                   .history = &h,
                                   .kept_epoch = best.best_epoch() + 1,
-                                  .group_by = a.group_by,
+                                  .groups = test_groups,
                                   .run = run});
       result["report"] = a.report;
     }

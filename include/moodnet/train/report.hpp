@@ -60,7 +60,7 @@ struct ReportInputs {
   std::string group_name = "group";
   // The run's settings (e.g. arch, dataset, train_seconds): a table on the page, in this order,
   // and "run" in metrics.json.
-  nlohmann::ordered_json extra = nlohmann::ordered_json::object();
+  std::vector<std::pair<std::string, nlohmann::json>> extra;
   int max_gallery = 48;  // most confident mistakes first
 };
 
@@ -335,7 +335,10 @@ inline void write_report(const std::filesystem::path& dir, const ReportInputs& i
                 " predictions and ", in.predictions.scores.size(), " scores");
   MOODNET_CHECK(in.groups.empty() || in.groups.size() == n, "write_report: ", in.groups.size(),
                 " group labels for ", n, " test samples");
-  MOODNET_CHECK(in.extra.is_object(), "write_report: extra must be a JSON object");
+  for (size_t a = 0; a < in.extra.size(); ++a)
+    for (size_t b = 0; b < a; ++b)
+      MOODNET_CHECK(in.extra[a].first != in.extra[b].first, "write_report: run setting '",
+                    in.extra[a].first, "' given twice");
   MOODNET_CHECK(in.kept_epoch >= 0 && in.kept_epoch <= history_rows(in.history),
                 "write_report: kept epoch ", in.kept_epoch, " is not one of the ",
                 history_rows(in.history), " epochs of the history");
@@ -417,7 +420,8 @@ inline void write_report(const std::filesystem::path& dir, const ReportInputs& i
   for (const auto& [g, v] : group_acc)
     j["group_accuracy"][g] = {
         {"n", v.first}, {"correct", v.second}, {"accuracy", double(v.second) / double(v.first)}};
-  j["run"] = nlohmann::json(in.extra);
+  j["run"] = nlohmann::json::object();
+  for (const auto& [key, v] : in.extra) j["run"][key] = v;
 
   // history.csv
   const int rows = history_rows(in.history);
@@ -460,7 +464,7 @@ inline void write_report(const std::filesystem::path& dir, const ReportInputs& i
          "</h2><div class=\"row\">";
     if (!in.extra.empty()) {
       h += "<table class=\"lines run\">";
-      for (const auto& [key, v] : in.extra.items())
+      for (const auto& [key, v] : in.extra)
         h += "<tr><th>" + esc(key) + "</th><td>" + esc(json_text(v)) + "</td></tr>";
       h += "</table>";
     }
@@ -476,13 +480,13 @@ inline void write_report(const std::filesystem::path& dir, const ReportInputs& i
   } else {
     h += "<div class=\"row\">" + svg_curves(in.history, "loss", in.kept_epoch) +
          svg_curves(in.history, "accuracy", in.kept_epoch) + "</div>";
-    if (in.kept_epoch > 0)
+    if (in.kept_epoch > 0 && rows > 1)  // the marker svg_curves draws
       h +=
           fmt("<p class=\"muted\">The test results below use the weights of epoch %d (dotted "
               "green line) of %d.</p>",
               in.kept_epoch, rows);
-    h += "<details><summary>History (" + std::to_string(rows) +
-         " epochs)</summary><table class=\"lines\"><tr><th>epoch</th>";
+    h += "<details><summary>History (" + std::to_string(rows) + (rows == 1 ? " epoch" : " epochs") +
+         ")</summary><table class=\"lines\"><tr><th>epoch</th>";
     for (const auto& key : in.history.keys) h += "<th>" + esc(key) + "</th>";
     h += "</tr>";
     for (int e = 0; e < rows; ++e) {
