@@ -14,117 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "image_files.hpp"
 #include "temp_dir.hpp"
 
 using namespace moodnet;
 namespace fs = std::filesystem;
 
-namespace {
-
-using moodnet::test::TempDir;
-
-std::string str(const fs::path& p) { return p.string(); }
-
-// A w x h image with `comp` channels, every pixel equal to `color`.
-std::vector<uint8_t> uniform(int w, int h, std::vector<uint8_t> color) {
-  std::vector<uint8_t> px;
-  for (int i = 0; i < w * h; ++i) px.insert(px.end(), color.begin(), color.end());
-  return px;
-}
-
-void write_png(const fs::path& p, int w, int h, int comp, const std::vector<uint8_t>& px) {
-  fs::create_directories(p.parent_path());
-  REQUIRE(stbi_write_png(str(p).c_str(), w, h, comp, px.data(), w * comp) != 0);
-}
-void write_jpg(const fs::path& p, int w, int h, int comp, const std::vector<uint8_t>& px) {
-  REQUIRE(stbi_write_jpg(str(p).c_str(), w, h, comp, px.data(), 95) != 0);
-}
-void write_bytes(const fs::path& p, const std::vector<uint8_t>& bytes) {
-  fs::create_directories(p.parent_path());
-  std::ofstream f(p, std::ios::binary);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-void write_text(const fs::path& p, const std::string& s) {
-  write_bytes(p, std::vector<uint8_t>(s.begin(), s.end()));
-}
-std::vector<uint8_t> read_bytes(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
-
-// A minimal valid PNG built by hand (stb_image_write cannot write 16-bit or palette PNGs):
-// one stored (uncompressed) deflate block, real CRCs and Adler-32.
-uint32_t crc32(const uint8_t* d, size_t n, uint32_t crc = 0) {
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) {
-    crc ^= d[i];
-    for (int k = 0; k < 8; ++k) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-  }
-  return ~crc;
-}
-void put32(std::vector<uint8_t>& v, uint32_t x) {
-  for (int s = 24; s >= 0; s -= 8) v.push_back(static_cast<uint8_t>(x >> s));
-}
-void chunk(std::vector<uint8_t>& png, const char* type, const std::vector<uint8_t>& data) {
-  put32(png, static_cast<uint32_t>(data.size()));
-  std::vector<uint8_t> td(type, type + 4);
-  td.insert(td.end(), data.begin(), data.end());
-  png.insert(png.end(), td.begin(), td.end());
-  put32(png, crc32(td.data(), td.size()));
-}
-// rows: raw scanline bytes without the filter byte.
-std::vector<uint8_t> make_png(int w, int h, int bit_depth, int color_type,
-                              const std::vector<std::vector<uint8_t>>& rows,
-                              const std::vector<uint8_t>& plte = {}) {
-  std::vector<uint8_t> png{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  std::vector<uint8_t> ihdr;
-  put32(ihdr, static_cast<uint32_t>(w));
-  put32(ihdr, static_cast<uint32_t>(h));
-  ihdr.insert(ihdr.end(),
-              {static_cast<uint8_t>(bit_depth), static_cast<uint8_t>(color_type), 0, 0, 0});
-  chunk(png, "IHDR", ihdr);
-  if (!plte.empty()) chunk(png, "PLTE", plte);
-  std::vector<uint8_t> raw;
-  for (const auto& r : rows) {
-    raw.push_back(0);  // filter: none
-    raw.insert(raw.end(), r.begin(), r.end());
-  }
-  std::vector<uint8_t> z{0x78,
-                         0x01,
-                         0x01,
-                         static_cast<uint8_t>(raw.size() & 0xff),
-                         static_cast<uint8_t>(raw.size() >> 8),
-                         static_cast<uint8_t>(~raw.size() & 0xff),
-                         static_cast<uint8_t>((~raw.size() >> 8) & 0xff)};
-  z.insert(z.end(), raw.begin(), raw.end());
-  uint32_t a = 1, b = 0;
-  for (uint8_t c : raw) {
-    a = (a + c) % 65521;
-    b = (b + a) % 65521;
-  }
-  put32(z, (b << 16) | a);
-  chunk(png, "IDAT", z);
-  chunk(png, "IEND", {});
-  return png;
-}
-
-// Noise, so a JPEG has enough entropy-coded data to truncate.
-std::vector<uint8_t> noise(int w, int h, int comp) {
-  std::vector<uint8_t> px(static_cast<size_t>(w * h * comp));
-  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<uint8_t>(random_bits(7, 1, i));
-  return px;
-}
-
-Image make_image(int64_t h, int64_t w, int64_t c, std::vector<uint8_t> px) {
-  Image img;
-  img.height = h;
-  img.width = w;
-  img.channels = c;
-  img.pixels = std::move(px);
-  return img;
-}
-
-}  // namespace
+using namespace moodnet::test;
 
 TEST_CASE("data: decode PNG, JPEG, BMP, TGA, GIF with channel handling", "[data]") {
   TempDir t;

@@ -24,8 +24,10 @@ void set_image_metadata(Model<D>& model, const std::vector<std::string>& class_n
 template <class D>
 ColorMode image_color_mode(const Model<D>& model) {
   const std::string saved = model.metadata().value("color_mode", std::string());
-  if (!saved.empty()) return saved == "grayscale" ? ColorMode::grayscale : ColorMode::rgb;
-  return model.input_shape()[2] == 1 ? ColorMode::grayscale : ColorMode::rgb;
+  if (saved == "grayscale" || saved == "rgba") return parse_color_mode(saved);
+  if (!saved.empty()) return ColorMode::rgb;
+  const int64_t c = model.input_shape()[2];
+  return c == 1 ? ColorMode::grayscale : c == 4 ? ColorMode::rgba : ColorMode::rgb;
 }
 
 struct ImageClassification {
