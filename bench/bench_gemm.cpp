@@ -8,6 +8,10 @@
 #include "moodnet/config.hpp"
 #include "moodnet/kernels/cpu/sgemm.hpp"
 
+#if MOODNET_SGEMM_X86
+#include <immintrin.h>  // the peak-FMA probe below (the library itself does not need it)
+#endif
+
 #if defined(MOODNET_BENCH_HAVE_EIGEN)
 #include <Eigen/Core>
 #endif

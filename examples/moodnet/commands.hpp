@@ -28,6 +28,8 @@ struct TrainArgs {
   std::string protocol;        // a seed's recipe (training_protocol); given options win
   double l2 = -1;              // --l2: L2 on every Conv2D/Dense kernel; < 0: the architecture's
   std::vector<std::string> given;  // options given on the command line, e.g. "--epochs"
+  std::string keep = "best";       // weights kept after training: best (monitored epoch) or last
+  int64_t split_seed = -1;         // seed of the train/validation/test split; < 0: --seed
   int epochs = 20;
   int64_t batch = 16;
   double lr = 1e-3, val_split = 0.15, test_split = 0.2;

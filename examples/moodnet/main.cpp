@@ -60,11 +60,20 @@ int main(int argc, char** argv) {
                     "regex whose first capture group names a file's person/group, kept on one "
                     "side of every split (e.g. '^(S[0-9]+)_' for CK+)");
   train->add_option("--early-stopping", t.early_stopping,
-                    "MONITOR:PATIENCE, e.g. val_loss:5 (best weights restored)");
+                    "MONITOR:PATIENCE, e.g. val_loss:5 (with --keep best, its best weights)");
   train->add_option("--reduce-lr", t.reduce_lr, "MONITOR:FACTOR:PATIENCE, e.g. val_loss:0.5:2");
   train->add_option("--protocol", t.protocol,
                     "a seed's documented recipe (arch, input, optimizer, lr, batch, epochs, split, "
                     "augmentation), e.g. seed004 or fer-best; options given here override it");
+  train
+      ->add_option("--keep", t.keep,
+                   "weights to keep: best (the best validation accuracy, else training accuracy, "
+                   "or --early-stopping's monitor) or last (as Keras' fit leaves them)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"best", "last"}));
+  train->add_option("--split-seed", t.split_seed,
+                    "seed of the train/validation/test split (default: --seed), e.g. to keep one "
+                    "split while varying the initialisation");
   train->add_option("--l2", t.l2, "L2 on every Conv2D/Dense kernel (Keras kernel_regularizer)")
       ->check(CLI::NonNegativeNumber);
   train->add_flag("--json", t.json, "print the results as one JSON line at the end");

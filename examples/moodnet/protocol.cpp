@@ -30,6 +30,7 @@ void apply_protocol(TrainArgs& a) {
   if (!given("--test-split")) a.test_split = p->test_split;
   if (!given("--augment")) a.augment = p->augmentation;
   if (!given("--early-stopping")) a.early_stopping = p->early_stopping;
+  if (!given("--keep")) a.keep = p->keep;
   std::cout << "protocol " << p->name << " (" << p->source << "): " << a.arch << " at "
             << a.image_size << " " << a.color << ", " << a.optimizer << " lr " << a.lr << ", batch "
             << a.batch << ", " << a.epochs << " epochs, validation " << a.val_split << ", test "

@@ -103,13 +103,14 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   const fs::path test_dir = a.test_data.empty() ? layout.test_dir : fs::path(a.test_data);
   const ImageFolder folder = scan_image_folder(layout.train_dir, split_list(a.classes));
   const double test_fraction = test_dir.empty() ? a.test_split : 0.0;
+  const uint64_t split_seed = a.split_seed >= 0 ? uint64_t(a.split_seed) : a.seed;
   Split split;
   if (a.group_by.empty()) {
-    split = stratified_split(folder.labels, a.val_split, test_fraction, a.seed);
+    split = stratified_split(folder.labels, a.val_split, test_fraction, split_seed);
   } else {
     int64_t unmatched = 0;
     const auto groups = group_keys(folder.files, a.group_by, &unmatched);
-    split = group_split(folder.labels, groups, a.val_split, test_fraction, a.seed);
+    split = group_split(folder.labels, groups, a.val_split, test_fraction, split_seed);
     std::cout << "groups by '" << a.group_by
               << "': " << std::set<std::string>(groups.begin(), groups.end()).size() << " ("
               << unmatched << " files matched no group and stand alone)\n";
@@ -122,19 +123,25 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   std::cout << "\nimages: " << split.train.size() << " train, " << split.validation.size()
             << " validation";
 
-  ImageDatasetOptions train_options{.height = in[0], .width = in[1], .color_mode = color};
+  Model<Cpu> model = zoo::build<Cpu>(a.arch, a.seed, in);
+  // Pixels in [0, 1], unless the model rescales them itself (seed003 starts with Rescaling(1/255)).
+  const bool rescales = model.num_layers() > 0 && model.layer(0).type() == "Rescaling";
+  const float pixel_scale = rescales ? 1.0f : 1.0f / 255;
+  const ImageDatasetOptions eval_options{
+      .height = in[0], .width = in[1], .color_mode = color, .scale = pixel_scale};
+  ImageDatasetOptions train_options = eval_options;
   train_options.augmentation = augmentation;
   train_options.augment_seed = a.seed;
   ImageDataset train(folder, split.train, train_options);
-  ImageDataset val(folder, split.validation, in[0], in[1], color);
+  ImageDataset val(folder, split.validation, eval_options);
   std::unique_ptr<ImageDataset> test;
   if (!test_dir.empty()) {
     const ImageFolder test_folder = scan_image_folder(test_dir, folder.class_names);
     std::vector<int64_t> all(test_folder.files.size());
     std::iota(all.begin(), all.end(), 0);
-    test = std::make_unique<ImageDataset>(test_folder, all, in[0], in[1], color);
+    test = std::make_unique<ImageDataset>(test_folder, all, eval_options);
   } else if (!split.test.empty()) {
-    test = std::make_unique<ImageDataset>(folder, split.test, in[0], in[1], color);
+    test = std::make_unique<ImageDataset>(folder, split.test, eval_options);
   }
   std::cout << ", " << (test ? test->size() : 0) << " test (" << in[0] << "x" << in[1] << "x"
             << in[2] << ")\n";
@@ -145,13 +152,12 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   const int64_t k = static_cast<int64_t>(folder.class_names.size());
   MOODNET_CHECK(k == 2, "moodnet train handles two classes for now (happy vs sad); ",
                 data_dir.string(), " has ", k, " — pick two with --classes");
-  Model<Cpu> model = zoo::build<Cpu>(a.arch, a.seed, in);
   if (a.l2 >= 0)
     std::cout << "L2 " << a.l2 << " on " << set_kernel_l2(model, a.l2) << " Conv2D/Dense kernels\n";
   // What predict/evaluate need to feed the model the way it was trained.
   model.metadata() = {{"class_names", folder.class_names},
                       {"color_mode", to_string(color)},
-                      {"scale", 1.0 / 255},
+                      {"scale", double(pixel_scale)},
                       {"arch", a.arch}};
   std::cout << model.summary();
   auto optimizer = make_optimizer<Cpu>(a.optimizer, {{"learning_rate", a.lr}});
@@ -163,14 +169,16 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   opt.stop_requested = &stop_requested;
   const Loss loss = Loss::binary_crossentropy();
   if (augmentation.enabled()) std::cout << "augmentation: " << to_string(augmentation) << "\n";
-  // Without --early-stopping: run every epoch, keep the best validation accuracy's weights.
+  // Without --early-stopping: run every epoch; with --keep best, keep the best validation
+  // accuracy's weights (training accuracy without a validation set).
+  const bool keep_best = a.keep != "last";
   EarlyStopping<Cpu> best({.monitor = opt.validation ? "val_accuracy" : "accuracy",
                            .patience = a.epochs + 1,
-                           .restore_best_weights = true});
+                           .restore_best_weights = keep_best});
   std::vector<Callback<Cpu>*> callbacks;
   if (!stop_spec.empty())
     best = EarlyStopping<Cpu>(
-        {.monitor = stop_spec[0], .patience = stop_patience, .restore_best_weights = true});
+        {.monitor = stop_spec[0], .patience = stop_patience, .restore_best_weights = keep_best});
   std::unique_ptr<ReduceLROnPlateau<Cpu>> plateau;
   if (!plateau_spec.empty()) {
     plateau = std::make_unique<ReduceLROnPlateau<Cpu>>(ReduceLROnPlateauOptions{
@@ -183,15 +191,21 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   const History h = fit(model, *optimizer, loss, train, opt, callbacks);
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int kept_epoch = keep_best ? best.best_epoch() + 1 : h.epochs();
+  const std::string monitor = !stop_spec.empty() ? stop_spec[0]
+                              : opt.validation   ? "val_accuracy"
+                                                 : "accuracy";
   std::cout << "trained " << h.epochs() << " epochs in " << train_seconds << " s; keeping epoch "
-            << best.best_epoch() + 1 << " (best " << (opt.validation ? "val_accuracy" : "accuracy")
-            << ")\n";
+            << kept_epoch << (keep_best ? " (best " + monitor + ")" : std::string(" (the last)"))
+            << "\n";
 
   save_model(model, a.out, optimizer.get());
   std::cout << "saved " << a.out << "\n";
 
-  nlohmann::json result = {
-      {"train_seconds", train_seconds}, {"epochs", h.epochs()}, {"model", a.out}};
+  nlohmann::json result = {{"train_seconds", train_seconds},
+                           {"epochs", h.epochs()},
+                           {"kept_epoch", kept_epoch},
+                           {"model", a.out}};
   if (test && test->size() > 0) {
     const ClassifierEvaluation e = evaluate_classifier(model, *test, folder.class_names);
     std::cout << "\ntest set (" << e.report.n << " images)\n" << e.report.to_string();
@@ -228,7 +242,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
                                   .test = test.get(),
                                   .evaluation = &e,
                                   .history = &h,
-                                  .kept_epoch = best.best_epoch() + 1,
+                                  .kept_epoch = kept_epoch,
                                   .groups = test_groups,
                                   .run = run});
       result["report"] = a.report;

@@ -27,7 +27,10 @@ struct TrainingProtocol {
   double test_split = 0.0;         // used when the data has no separate test folder
   std::string augmentation{};      // parse_augmentation spec or preset; "" = none
   std::string early_stopping{};    // "MONITOR:PATIENCE"; "" = none
-  std::string source{};            // where the recipe is documented
+  // Which weights to keep: "last" (what Keras' fit leaves: the seeds had no checkpoints, and
+  // EarlyStopping's restore_best_weights is off by default) or "best" (the best monitored epoch).
+  std::string keep = "last";
+  std::string source{};  // where the recipe is documented
 
   std::string color() const { return channels == 1 ? "grayscale" : "rgb"; }
 };
@@ -102,8 +105,8 @@ inline const std::vector<TrainingProtocol>& training_protocols() {
                  .source = "ARCHITECTURES.md, Training protocols, seed003"});
     // seed004: Adam 1e-3, batch 16, 20 epochs, 150x150 rgb, stratified 75 / 25 % (random state
     // 42, moodnet's default seed), no augmentation. The seed validated on its 25 % test part;
-    // here that part is the test set and nothing is held out for validation, so the kept epoch
-    // is the one with the best training accuracy. Architecture: seed004-attempt3 (the CLI's
+    // here that part is the test set and nothing is held out for validation; the last epoch's
+    // weights are kept, as Keras' fit left them. Architecture: seed004-attempt3 (the CLI's
     // default and the model of the issue's reference figures; pick others with --arch).
     t.push_back({.name = "seed004",
                  .arch = "seed004-attempt3",
@@ -125,6 +128,7 @@ inline const std::vector<TrainingProtocol>& training_protocols() {
                  .validation_split = 0.1,
                  .test_split = 0.1,
                  .augmentation = "hflip",
+                 .keep = "best",
                  .source = "issue 5, Reference CNN for FER (fer-cnn recipe)"});
     return t;
   }();
