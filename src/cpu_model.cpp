@@ -1,4 +1,4 @@
-// moodnet::compiled: the Cpu instantiations of the models, model files and the zoo, compiled once
+// moodnet::compiled: the Cpu instantiations of the models and the zoo, compiled once
 // here instead of in every translation unit of a program (see <moodnet/instantiations.hpp>).
 #include <moodnet/moodnet.hpp>
 

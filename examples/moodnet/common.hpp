@@ -50,4 +50,8 @@ struct CliReport {
 // Writes the report into `dir` and prints where it is.
 void write_cli_report(const fs::path& dir, const CliReport& r);
 
+// --group-by: group_keys() of <moodnet/data/groups.hpp>, compiled in groups.cpp (regex).
+std::vector<std::string> file_groups(const std::vector<fs::path>& files, const std::string& regex,
+                                     int64_t* unmatched = nullptr);
+
 }  // namespace moodnet::cli

@@ -2,7 +2,6 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
-#include <moodnet/data/groups.hpp>
 #include <set>
 #include <sstream>
 
@@ -109,7 +108,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
     split = stratified_split(folder.labels, a.val_split, test_fraction, split_seed);
   } else {
     int64_t unmatched = 0;
-    const auto groups = group_keys(folder.files, a.group_by, &unmatched);
+    const auto groups = file_groups(folder.files, a.group_by, &unmatched);
     split = group_split(folder.labels, groups, a.val_split, test_fraction, split_seed);
     std::cout << "groups by '" << a.group_by
               << "': " << std::set<std::string>(groups.begin(), groups.end()).size() << " ("
@@ -235,7 +234,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
       if (!a.group_by.empty()) {
         std::vector<fs::path> paths;
         for (int64_t i = 0; i < test->size(); ++i) paths.push_back(test->path(i));
-        test_groups = group_keys(paths, a.group_by);
+        test_groups = file_groups(paths, a.group_by);
       }
       write_cli_report(a.report, {.title = "moodnet train: " + a.arch + " on " + data_dir.string(),
                                   .model = &model,

@@ -31,15 +31,18 @@
   PREFIX class Rescaling<D>;               \
   PREFIX class Add<D>;
 
-// Models, model files (JSON architecture + tensors) and the zoo.
-#define MOODNET_MODEL_TEMPLATES(PREFIX, D)                                                       \
-  PREFIX class Model<D>;                                                                         \
+// Models and the zoo.
+#define MOODNET_MODEL_TEMPLATES(PREFIX, D) \
+  PREFIX class Model<D>;                   \
+  PREFIX Model<D> zoo::build<D>(const std::string&, uint64_t, std::optional<Shape>);
+
+// Model files: the JSON architecture and the tensors.
+#define MOODNET_MODEL_FILE_TEMPLATES(PREFIX, D)                                                  \
   PREFIX nlohmann::json architecture_json<D>(const Model<D>&);                                   \
   PREFIX Model<D> model_from_architecture<D>(const nlohmann::json&);                             \
   PREFIX void save_model<D>(const Model<D>&, const std::filesystem::path&, const Optimizer<D>*); \
   PREFIX LoadedModel<D> load_model_file<D>(const std::filesystem::path&);                        \
-  PREFIX Model<D> load_model<D>(const std::filesystem::path&);                                   \
-  PREFIX Model<D> zoo::build<D>(const std::string&, uint64_t, std::optional<Shape>);
+  PREFIX Model<D> load_model<D>(const std::filesystem::path&);
 
 // Training and evaluation: losses, optimizers, callbacks, the fit loop, image classification.
 #define MOODNET_TRAIN_TEMPLATES(PREFIX, D)                                                      \
@@ -67,8 +70,9 @@
   PREFIX ImageClassification classify_image<D>(const Model<D>&, const std::filesystem::path&,   \
                                                int64_t);
 
-#define MOODNET_ALL_TEMPLATES(PREFIX, D) \
-  MOODNET_CONV_TEMPLATES(PREFIX, D)      \
-  MOODNET_LAYER_TEMPLATES(PREFIX, D)     \
-  MOODNET_MODEL_TEMPLATES(PREFIX, D)     \
+#define MOODNET_ALL_TEMPLATES(PREFIX, D)  \
+  MOODNET_CONV_TEMPLATES(PREFIX, D)       \
+  MOODNET_LAYER_TEMPLATES(PREFIX, D)      \
+  MOODNET_MODEL_TEMPLATES(PREFIX, D)      \
+  MOODNET_MODEL_FILE_TEMPLATES(PREFIX, D) \
   MOODNET_TRAIN_TEMPLATES(PREFIX, D)
