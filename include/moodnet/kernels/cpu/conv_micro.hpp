@@ -171,7 +171,7 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
       if (p.accumulate) r = mm512_add_ps(mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
       r = mm512_add_ps(r, bias[v]);
       if (p.act == Activation::relu)
-        r = mm512_maskz_max_ps(0xFFFF, r, zero);  // maskz: GCC 12 warns on mm512_max_ps
+        r = mm512_maskz_max_ps(0xFFFF, r, zero);  // maskz: GCC 12 warns on the unmasked max
       if (p.act == Activation::relu6)
         r = mm512_maskz_min_ps(0xFFFF, mm512_maskz_max_ps(0xFFFF, r, zero), six);
       mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);

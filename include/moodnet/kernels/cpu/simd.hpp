@@ -29,7 +29,6 @@ namespace moodnet::cpu {
 
 // 16 floats (one zmm register), 8 floats / 8 ints (one ymm register), a 16-lane mask.
 typedef float m512 __attribute__((vector_size(64), may_alias));
-typedef float m512_unaligned __attribute__((vector_size(64), may_alias, aligned(1)));
 typedef float m256 __attribute__((vector_size(32), may_alias));
 typedef float m256_unaligned __attribute__((vector_size(32), may_alias, aligned(1)));
 typedef long long m256i __attribute__((vector_size(32), may_alias));
@@ -53,7 +52,6 @@ MOODNET_SIMD_AVX2 void mm256_storeu_ps(float* p, m256 v) {
 }
 MOODNET_SIMD_AVX2 m256i mm256_load_si256(const m256i* p) { return *p; }
 MOODNET_SIMD_AVX2 m256 mm256_mul_ps(m256 a, m256 b) { return a * b; }
-MOODNET_SIMD_AVX2 m256 mm256_add_ps(m256 a, m256 b) { return a + b; }
 #if defined(__clang__)
 MOODNET_SIMD_AVX2 m256 mm256_fmadd_ps(m256 a, m256 b, m256 c) { return _mm256_fmadd_ps(a, b, c); }
 MOODNET_SIMD_AVX2 m256 mm256_maskload_ps(const float* p, m256i mask) {
@@ -79,12 +77,6 @@ MOODNET_SIMD_AVX512 m512 mm512_set1_ps(float x) {
   return m512{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
 }
 MOODNET_SIMD_AVX512 m512 mm512_load_ps(const float* p) { return *reinterpret_cast<const m512*>(p); }
-MOODNET_SIMD_AVX512 m512 mm512_loadu_ps(const float* p) {
-  return *reinterpret_cast<const m512_unaligned*>(p);
-}
-MOODNET_SIMD_AVX512 void mm512_storeu_ps(float* p, m512 v) {
-  *reinterpret_cast<m512_unaligned*>(p) = v;
-}
 MOODNET_SIMD_AVX512 m512 mm512_add_ps(m512 a, m512 b) { return a + b; }
 MOODNET_SIMD_AVX512 m512 mm512_mul_ps(m512 a, m512 b) { return a * b; }
 #if defined(__clang__)
@@ -95,7 +87,6 @@ MOODNET_SIMD_AVX512 m512 mm512_maskz_loadu_ps(mmask16 m, const float* p) {
 MOODNET_SIMD_AVX512 void mm512_mask_storeu_ps(float* p, mmask16 m, m512 v) {
   _mm512_mask_storeu_ps(p, m, v);
 }
-MOODNET_SIMD_AVX512 m512 mm512_max_ps(m512 a, m512 b) { return _mm512_max_ps(a, b); }
 MOODNET_SIMD_AVX512 m512 mm512_maskz_max_ps(mmask16 m, m512 a, m512 b) {
   return _mm512_maskz_max_ps(m, a, b);
 }
@@ -117,10 +108,6 @@ MOODNET_SIMD_AVX512 void mm512_mask_storeu_ps(float* p, mmask16 m, m512 v) {
   __builtin_ia32_storeups512_mask(p, v, m);
 }
 // vmaxps/vminps semantics: where either lane is NaN, or both are zero, the second operand wins.
-MOODNET_SIMD_AVX512 m512 mm512_max_ps(m512 a, m512 b) {
-  return __builtin_ia32_maxps512_mask(a, b, mm512_setzero_ps(), mmask16(0xffff),
-                                      simd_round_current);
-}
 MOODNET_SIMD_AVX512 m512 mm512_maskz_max_ps(mmask16 m, m512 a, m512 b) {
   return __builtin_ia32_maxps512_mask(a, b, mm512_setzero_ps(), m, simd_round_current);
 }
