@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "../naive.hpp"
@@ -36,13 +37,166 @@ MOODNET_ALWAYS_INLINE TapRange taps_inside(const ConvGeometry& g, int64_t oy, in
           std::min(g.kw, g.w - ix)};
 }
 
+// Outputs [lo, hi) of one axis whose whole window lies inside the input (no padding read).
+struct Interior {
+  int64_t lo, hi;
+};
+MOODNET_ALWAYS_INLINE Interior interior_outputs(int64_t out, int64_t in, int64_t k, int64_t s,
+                                                int64_t pad_before) {
+  const int64_t lo = std::min(out, (pad_before + s - 1) / s);
+  const int64_t last = in - k + pad_before;  // the last window start, in padded coordinates
+  return {lo, last < 0 ? lo : std::max(lo, std::min(out, last / s + 1))};
+}
+
+// No vector fast path (the baseline build): the portable loops below do everything.
+struct DwScalar {};
+
+#if MOODNET_SGEMM_X86
+// One register of channels for the 3x3 fast paths (SeparableConv2D's and f_dw's kernel), as
+// plain GCC vector arithmetic: always inlined into the per-ISA kernels below, it compiles to
+// that ISA's instructions there (a * b + c to an FMA under GCC's default -ffp-contract=fast,
+// as the portable loops' `omp simd` bodies do). `pixels`: output pixels the forward tile keeps
+// in flight (their accumulators, the nine weights and a load fit in the register file).
+// (A macro, not a template: vector types lose their alignment attribute as template arguments.)
+#define MOODNET_DW_VEC(Name, Vec, Unaligned, Lanes, Pixels)                                   \
+  struct Name {                                                                               \
+    using V = Vec;                                                                            \
+    static constexpr int64_t lanes = Lanes, pixels = Pixels;                                  \
+    /* The register at p (any alignment), by reference: no vector crosses a call by value. */ \
+    MOODNET_ALWAYS_INLINE static const Unaligned& at(const float* p) {                        \
+      return *reinterpret_cast<const Unaligned*>(p);                                          \
+    }                                                                                         \
+    MOODNET_ALWAYS_INLINE static Unaligned& at(float* p) {                                    \
+      return *reinterpret_cast<Unaligned*>(p);                                                \
+    }                                                                                         \
+  };
+MOODNET_DW_VEC(DwAvx512, m512, m512_unaligned, 16, 8)
+MOODNET_DW_VEC(DwAvx2, m256, m256_unaligned, 8, 4)
+#undef MOODNET_DW_VEC
+#endif
+
+// The 3x3 fast paths need a vector ISA and whole 16-channel blocks (the portable loops' block,
+// so the border code below covers exactly the same channels).
+template <class VT>
+MOODNET_ALWAYS_INLINE bool dw_fast_3x3(const ConvGeometry& g) {
+  if constexpr (std::is_same_v<VT, DwScalar>)
+    return false;
+  else
+    return g.kh == 3 && g.kw == 3 && g.c % dw_block == 0 && g.sw <= 2;
+}
+
+// Output row oy, columns [ox0, ox1), every tap inside the image, stride S (1 or 2) across:
+// y = bias + 3x3 taps of x * w. One register of channels for `pixels` outputs at once; the nine
+// weights stay in registers, and each input column the tile covers is loaded once per kernel row
+// and multiplied into every output that uses it (the loops unroll to straight-line code).
+template <class VT, int64_t S>
+MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float* x, const float* w,
+                                             const float* b, float* y, int64_t oy, int64_t ox0,
+                                             int64_t ox1) {
+  using V = typename VT::V;
+  constexpr int64_t L = VT::lanes, P = VT::pixels, J = (P - 1) * S + 3;
+  const int64_t iy = oy * g.sh - g.pad_top, c = g.c;
+  for (int64_t c0 = 0; c0 < c; c0 += L) {
+    V wk[9];
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0);
+    const V bias = b ? V(VT::at(b + c0)) : V{};
+    int64_t ox = ox0;
+    for (; ox + P <= ox1; ox += P) {
+      V acc[P];
+#pragma GCC unroll 16
+      for (int64_t p = 0; p < P; ++p) acc[p] = bias;
+#pragma GCC unroll 3
+      for (int64_t ky = 0; ky < 3; ++ky) {
+        const float* q = x + ((iy + ky) * g.w + ox * S - g.pad_left) * c + c0;
+#pragma GCC unroll 32
+        for (int64_t j = 0; j < J; ++j, q += c) {
+          const V xv = VT::at(q);
+#pragma GCC unroll 16
+          for (int64_t p = 0; p < P; ++p) {
+            const int64_t kx = j - p * S;  // a constant once unrolled
+            if (kx >= 0 && kx < 3) acc[p] += xv * wk[ky * 3 + kx];
+          }
+        }
+      }
+      float* yo = y + (oy * g.ow + ox) * c + c0;
+#pragma GCC unroll 16
+      for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c) = acc[p];
+    }
+    for (; ox < ox1; ++ox) {
+      const float* xo = x + (iy * g.w + ox * S - g.pad_left) * c + c0;
+      V acc = bias;
+#pragma GCC unroll 3
+      for (int64_t ky = 0; ky < 3; ++ky)
+#pragma GCC unroll 3
+        for (int64_t kx = 0; kx < 3; ++kx)
+          acc += VT::at(xo + (ky * g.w + kx) * c) * wk[ky * 3 + kx];
+      VT::at(y + (oy * g.ow + ox) * c + c0) = acc;
+    }
+  }
+}
+
+// One output pixel on the border (the taps that fall inside only), all channels.
+template <class VT>
+MOODNET_ALWAYS_INLINE void dw3x3_forward_pixel(const ConvGeometry& g, const float* x,
+                                               const float* w, const float* b, float* y, int64_t oy,
+                                               int64_t ox) {
+  using V = typename VT::V;
+  const TapRange t = taps_inside(g, oy, ox);
+  const int64_t c = g.c;
+  const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + (ox * g.sw - g.pad_left)) * c;
+  for (int64_t c0 = 0; c0 < c; c0 += VT::lanes) {
+    V acc = b ? V(VT::at(b + c0)) : V{};
+    for (int64_t ky = t.ky0; ky < t.ky1; ++ky)
+      for (int64_t kx = t.kx0; kx < t.kx1; ++kx)
+        acc += VT::at(xo + (ky * g.w + kx) * c + c0) * VT::at(w + (ky * 3 + kx) * c + c0);
+    VT::at(y + (oy * g.ow + ox) * c + c0) = acc;
+  }
+}
+
+// Outputs [oy0, oy1) x [ox0, ox1), every tap inside: dw:(3,3,C) += sum of x * dy, db:(C) += sum
+// of dy (if given). The nine tap sums and the bias sum of one register of channels stay in
+// registers over the whole rectangle.
+template <class VT>
+MOODNET_ALWAYS_INLINE void dw3x3_params_interior(const ConvGeometry& g, const float* x,
+                                                 const float* dy, float* dw, float* db, int64_t oy0,
+                                                 int64_t oy1, int64_t ox0, int64_t ox1) {
+  using V = typename VT::V;
+  constexpr int64_t L = VT::lanes;
+  const int64_t c = g.c;
+  for (int64_t c0 = 0; c0 < c; c0 += L) {
+    V acc[9];
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) acc[t] = V{};
+    V bacc{};
+    for (int64_t oy = oy0; oy < oy1; ++oy) {
+      const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + ox0 * g.sw - g.pad_left) * c + c0;
+      const float* d = dy + (oy * g.ow + ox0) * c + c0;
+      for (int64_t ox = ox0; ox < ox1; ++ox, xo += g.sw * c, d += c) {
+        const V dv = VT::at(d);
+        bacc += dv;
+#pragma GCC unroll 3
+        for (int64_t ky = 0; ky < 3; ++ky)
+#pragma GCC unroll 3
+          for (int64_t kx = 0; kx < 3; ++kx)
+            acc[ky * 3 + kx] += VT::at(xo + (ky * g.w + kx) * c) * dv;
+      }
+    }
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) VT::at(dw + t * c + c0) += acc[t];
+    if (db) VT::at(db + c0) += bacc;
+  }
+}
+
 // One image: y:(OH,OW,C) = bias + sum over taps of x:(H,W,C) * w:(KH,KW,C). A block of 16
 // channels of one output pixel stays in registers across the taps.
+template <class VT>
 MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* x, const float* w,
                                             const float* b, float* y) {
-  // Interior output columns (every kx inside the image): [ox_lo, ox_hi).
-  const int64_t ox_lo = std::min(g.ow, (g.pad_left + g.sw - 1) / g.sw);
-  const int64_t ox_hi = std::max(ox_lo, std::min(g.ow, (g.w - g.kw + g.pad_left) / g.sw + 1));
+  // Interior output columns (every kx inside the image): [ox_lo, ox_hi); rows likewise.
+  const auto [ox_lo, ox_hi] = interior_outputs(g.ow, g.w, g.kw, g.sw, g.pad_left);
+  const Interior rows = interior_outputs(g.oh, g.h, g.kh, g.sh, g.pad_top);
+  const bool fast = dw_fast_3x3<VT>(g);
   constexpr int64_t P = 8;  // output pixels per register block: 8 independent FMA chains
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     int64_t ox = 0;
@@ -73,6 +227,19 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
         yp[c] = acc;
       }
     };
+    if constexpr (!std::is_same_v<VT, DwScalar>) {
+      if (fast) {
+        const bool inside = oy >= rows.lo && oy < rows.hi;
+        const int64_t lo = inside ? ox_lo : g.ow, hi = inside ? ox_hi : g.ow;
+        for (; ox < lo; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
+        if (g.sw == 1)
+          dw3x3_forward_row<VT, 1>(g, x, w, b, y, oy, lo, hi);
+        else
+          dw3x3_forward_row<VT, 2>(g, x, w, b, y, oy, lo, hi);
+        for (ox = hi; ox < g.ow; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
+        continue;
+      }
+    }
     if (g.c % dw_block == 0) {
       for (; ox < ox_lo; ++ox) edge_pixel(ox);
       const TapRange t = taps_inside(g, oy, ox_lo);
@@ -123,16 +290,34 @@ MOODNET_ALWAYS_INLINE void dw_backward_data_image(const ConvGeometry& g, const f
 
 // One image: dw:(KH,KW,C) += sum over pixels of x * dy; db:(C) += sum of dy (if given). For a
 // 3x3 kernel, the nine tap sums of a 16-channel block stay in registers over the whole image.
+template <class VT>
 MOODNET_ALWAYS_INLINE void dw_backward_params_image(const ConvGeometry& g, const float* x,
                                                     const float* dy, float* dw, float* db) {
   constexpr int64_t max_taps = 9;
   const int64_t taps = g.kh * g.kw;
+  // With the 3x3 fast path, the interior rectangle is done in registers first and the loops
+  // below only visit the border pixels.
+  Interior rows{0, 0}, cols{0, 0};
+  if constexpr (!std::is_same_v<VT, DwScalar>) {
+    if (dw_fast_3x3<VT>(g)) {
+      rows = interior_outputs(g.oh, g.h, g.kh, g.sh, g.pad_top);
+      cols = interior_outputs(g.ow, g.w, g.kw, g.sw, g.pad_left);
+      dw3x3_params_interior<VT>(g, x, dy, dw, db, rows.lo, rows.hi, cols.lo, cols.hi);
+    }
+  }
+  auto done = [&](int64_t oy, int64_t ox) {
+    return oy >= rows.lo && oy < rows.hi && ox >= cols.lo && ox < cols.hi;
+  };
   int64_t c0 = 0;
   if (taps <= max_taps)
     for (; c0 + dw_block <= g.c; c0 += dw_block) {
       float acc[max_taps][dw_block] = {}, bacc[dw_block] = {};
       for (int64_t oy = 0; oy < g.oh; ++oy)
         for (int64_t ox = 0; ox < g.ow; ++ox) {
+          if (done(oy, ox)) {  // jump over the interior of this row
+            ox = cols.hi - 1;
+            continue;
+          }
           const TapRange t = taps_inside(g, oy, ox);
           const float* d = dy + (oy * g.ow + ox) * g.c + c0;
           const float* xo =
@@ -168,10 +353,10 @@ MOODNET_ALWAYS_INLINE void dw_backward_params_image(const ConvGeometry& g, const
 }
 
 // The same bodies compiled per ISA (the always_inline bodies take the caller's target).
-#define MOODNET_DW_VARIANTS(suffix, target)                                                     \
+#define MOODNET_DW_VARIANTS(suffix, target, traits)                                             \
   target inline void dw_forward_##suffix(const ConvGeometry& g, const float* x, const float* w, \
                                          const float* b, float* y) {                            \
-    dw_forward_image(g, x, w, b, y);                                                            \
+    dw_forward_image<traits>(g, x, w, b, y);                                                    \
   }                                                                                             \
   target inline void dw_backward_data_##suffix(const ConvGeometry& g, const float* dy,          \
                                                const float* w, float* dx) {                     \
@@ -179,13 +364,13 @@ MOODNET_ALWAYS_INLINE void dw_backward_params_image(const ConvGeometry& g, const
   }                                                                                             \
   target inline void dw_backward_params_##suffix(const ConvGeometry& g, const float* x,         \
                                                  const float* dy, float* dw, float* db) {       \
-    dw_backward_params_image(g, x, dy, dw, db);                                                 \
+    dw_backward_params_image<traits>(g, x, dy, dw, db);                                         \
   }
 
-MOODNET_DW_VARIANTS(generic, )
+MOODNET_DW_VARIANTS(generic, , DwScalar)
 #if MOODNET_SGEMM_X86
-MOODNET_DW_VARIANTS(avx2, MOODNET_TARGET_AVX2)
-MOODNET_DW_VARIANTS(avx512, MOODNET_TARGET_AVX512)
+MOODNET_DW_VARIANTS(avx2, MOODNET_TARGET_AVX2, DwAvx2)
+MOODNET_DW_VARIANTS(avx512, MOODNET_TARGET_AVX512, DwAvx512)
 #endif
 #undef MOODNET_DW_VARIANTS
 

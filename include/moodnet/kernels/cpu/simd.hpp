@@ -30,6 +30,7 @@ namespace moodnet::cpu {
 // 16 floats (one zmm register), 8 floats / 8 ints (one ymm register), a 16-lane mask.
 typedef float m512 __attribute__((vector_size(64), may_alias));
 typedef float m256 __attribute__((vector_size(32), may_alias));
+typedef float m512_unaligned __attribute__((vector_size(64), may_alias, aligned(1)));
 typedef float m256_unaligned __attribute__((vector_size(32), may_alias, aligned(1)));
 typedef long long m256i __attribute__((vector_size(32), may_alias));
 typedef int int32x8 __attribute__((vector_size(32)));
