@@ -37,6 +37,37 @@ MOODNET_ALWAYS_INLINE void max_pool_forward_image(const PoolGeometry& p, const f
 MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const float* x,
                                                    const float* y, const float* dy, float* dx,
                                                    float* done) {
+  if (p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 && p.pad_top == 0 && p.pad_left == 0 &&
+      2 * p.oh <= p.h && 2 * p.ow <= p.w) {
+    // The common 2x2/2 pool: windows tile the input, so every covered input is written once
+    // (no zero fill, no read-modify-write); the first maximum in row-major order takes dy.
+    const int64_t c = p.c, row = p.w * c;
+    for (int64_t oy = 0; oy < p.oh; ++oy)
+      for (int64_t ox = 0; ox < p.ow; ++ox) {
+        const float* yp = y + (oy * p.ow + ox) * c;
+        const float* dyp = dy + (oy * p.ow + ox) * c;
+        const float* x0 = x + (2 * oy * p.w + 2 * ox) * c;
+        float* d0 = dx + (2 * oy * p.w + 2 * ox) * c;
+        MOODNET_OMP(omp simd)
+        for (int64_t i = 0; i < c; ++i) {
+          const float m = yp[i], g = dyp[i];
+          const bool t00 = x0[i] == m;
+          const bool t01 = !t00 && x0[c + i] == m;
+          const bool t10 = !t00 && !t01 && x0[row + i] == m;
+          const bool t11 = !t00 && !t01 && !t10 && x0[row + c + i] == m;
+          d0[i] = t00 ? g : 0.0f;
+          d0[c + i] = t01 ? g : 0.0f;
+          d0[row + i] = t10 ? g : 0.0f;
+          d0[row + c + i] = t11 ? g : 0.0f;
+        }
+      }
+    // Inputs no window covers (an odd last row or column under 'valid') get no gradient.
+    for (int64_t iy = 0; iy < p.h; ++iy) {
+      const int64_t from = iy < 2 * p.oh ? 2 * p.ow : 0;
+      std::fill(dx + (iy * p.w + from) * c, dx + (iy + 1) * row, 0.0f);
+    }
+    return;
+  }
   std::fill(dx, dx + p.h * p.w * p.c, 0.0f);
   for (int64_t oy = 0; oy < p.oh; ++oy)
     for (int64_t ox = 0; ox < p.ow; ++ox) {
