@@ -45,6 +45,8 @@ void BM_TrainStep(benchmark::State& state, const std::string& arch) {
   };
   // Untimed warm-up: the first steps allocate and first-touch every buffer (the steady state
   // allocates nothing; tests/test_steady_state.cpp checks it).
+  // As fit() does: denormals flush to zero while training.
+  const cpu::ScopedFlushDenormals flush_denormals;
   train_step();
   train_step();
   for (auto _ : state) train_step();

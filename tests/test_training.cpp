@@ -84,6 +84,53 @@ TEST_CASE("training: same seed gives bitwise-identical weights with 1 and 2 thre
   CHECK(std::memcmp(w1.data(), w2.data(), w1.size() * sizeof(float)) == 0);
 }
 
+#if MOODNET_SIMD_X86
+namespace {
+// 1e-30 * 1e-10 is a denormal (1e-40): zero when flushed. On the calling thread and on each
+// OpenMP thread, 1 where it flushed.
+std::vector<int> flushes_per_thread() {
+  std::vector<int> flushed(static_cast<size_t>(num_threads()) + 1, 0);
+  volatile float a = 1e-30f, b = 1e-10f;
+  flushed[0] = a * b == 0.0f;
+  MOODNET_OMP(omp parallel) {
+#ifdef _OPENMP
+    const size_t t = static_cast<size_t>(omp_get_thread_num()) + 1;
+#else
+    const size_t t = 1;
+#endif
+    volatile float c = 1e-30f, d = 1e-10f;
+    flushed[t] = c * d == 0.0f;
+  }
+  return flushed;
+}
+
+struct RecordFlush : Callback<Cpu> {
+  std::vector<int> during;
+  void on_epoch_end(int, const Logs&, TrainingState<Cpu>&) override {
+    during = flushes_per_thread();
+  }
+};
+}  // namespace
+
+TEST_CASE("training: fit flushes denormals to zero on every thread, and only while it runs",
+          "[training]") {
+  set_num_threads(2);
+  const std::vector<int> none(static_cast<size_t>(num_threads()) + 1, 0),
+      all(static_cast<size_t>(num_threads()) + 1, 1);
+  REQUIRE(flushes_per_thread() == none);
+  TensorDataset train = stripes(64, 1);
+  Model<Cpu> model = stripes_cnn(42);
+  Adam<Cpu> adam;
+  FitOptions opt;
+  opt.epochs = 1;
+  opt.verbose = 0;
+  RecordFlush record;
+  fit(model, adam, Loss::binary_crossentropy(), train, opt, {&record});
+  CHECK(record.during == all);
+  CHECK(flushes_per_thread() == none);
+}
+#endif
+
 TEST_CASE("training: Adam, RMSprop and SGD follow Keras' update rules", "[training][optim]") {
   // One parameter w = 1 with gradient g = 0.5, two steps, checked against hand-computed values.
   auto run = [](Optimizer<Reference>& opt, int steps) {

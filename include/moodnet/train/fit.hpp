@@ -10,8 +10,10 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "../kernels/cpu/denormals.hpp"
 #include "../nn/loss.hpp"
 #if __has_include(<unistd.h>)
 #include <unistd.h>
@@ -104,6 +106,8 @@ class ProgressBar {
   double last_draw_ = -1;
 };
 
+struct NoDenormalFlush {};
+
 template <class D>
 const Tensor<D>& on_device(const Tensor<Cpu>& host, Tensor<D>& staging) {
   if constexpr (std::is_same_v<D, Cpu>) {
@@ -184,6 +188,10 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
   MOODNET_CHECK(train.target_shape() == model.output_shape(), "fit: targets of shape ",
                 train.target_shape().to_string(), " do not fit the model output ",
                 model.output_shape().to_string());
+  // Denormals flush to zero for the whole fit on the Cpu device (kernels/cpu/denormals.hpp).
+  [[maybe_unused]] std::conditional_t<std::is_same_v<D, Cpu>, cpu::ScopedFlushDenormals,
+                                      detail::NoDenormalFlush>
+      flush_denormals;
   History history;
   TrainingState<D> state{model, optimizer};
   for (auto* cb : callbacks) cb->on_train_begin(state);
