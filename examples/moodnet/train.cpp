@@ -2,6 +2,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <moodnet/train/transfer.hpp>
 #include <set>
 #include <sstream>
 
@@ -122,10 +123,21 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   std::cout << "\nimages: " << split.train.size() << " train, " << split.validation.size()
             << " validation";
 
-  Model<Cpu> model = zoo::build<Cpu>(a.arch, a.seed, in);
+  Model<Cpu> model = build_architecture(a.arch, a.seed, in);
+  if (a.fine_tune > 0) {
+    const auto unfrozen = unfreeze_last_blocks(model, a.fine_tune);
+    std::cout << "fine-tuning the last " << a.fine_tune << " backbone blocks at "
+              << fine_tune_lr_factor << " x the learning rate: " << unfrozen.size() << " layers (";
+    for (size_t i = 0; i < unfrozen.size(); ++i) std::cout << (i ? ", " : "") << unfrozen[i];
+    std::cout << ")\n";
+  }
   // Pixels in [0, 1], unless the model rescales them itself (seed003 starts with Rescaling(1/255)).
+  // Pretrained models say what they take (metadata "scale").
   const bool rescales = model.num_layers() > 0 && model.layer(0).type() == "Rescaling";
-  const float pixel_scale = rescales ? 1.0f : 1.0f / 255;
+  const float pixel_scale = model.metadata().contains("scale")
+                                ? model.metadata()["scale"].get<float>()
+                            : rescales ? 1.0f
+                                       : 1.0f / 255;
   const ImageDatasetOptions eval_options{
       .height = in[0], .width = in[1], .color_mode = color, .scale = pixel_scale};
   ImageDatasetOptions train_options = eval_options;
@@ -154,10 +166,11 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   if (a.l2 >= 0)
     std::cout << "L2 " << a.l2 << " on " << set_kernel_l2(model, a.l2) << " Conv2D/Dense kernels\n";
   // What predict/evaluate need to feed the model the way it was trained.
-  model.metadata() = {{"class_names", folder.class_names},
-                      {"color_mode", to_string(color)},
-                      {"scale", double(pixel_scale)},
-                      {"arch", a.arch}};
+  // (Pretrained models keep theirs: the weights' source, the backbone's blocks.)
+  model.metadata().update({{"class_names", folder.class_names},
+                           {"color_mode", to_string(color)},
+                           {"scale", double(pixel_scale)},
+                           {"arch", a.arch}});
   std::cout << model.summary();
   auto optimizer = make_optimizer<Cpu>(a.optimizer, {{"learning_rate", a.lr}});
   FitOptions opt;
@@ -187,7 +200,16 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   callbacks.push_back(&best);
   std::signal(SIGINT, [](int) { stop_requested = true; });
   const auto t0 = std::chrono::steady_clock::now();
-  const History h = fit(model, *optimizer, loss, train, opt, callbacks);
+  // A frozen backbone without augmentation: its features are computed once per image, then only
+  // the head trains (fit_cached). With augmentation fit() runs the frozen part forward only.
+  const bool cache = !augmentation.enabled() && frozen_prefix_length(model) > 0;
+  FeatureCacheInfo cached;
+  const History h = cache ? fit_cached(model, *optimizer, loss, train, opt, callbacks, &cached)
+                          : fit(model, *optimizer, loss, train, opt, callbacks);
+  if (cache)
+    std::cout << "frozen layers 1-" << cached.frozen_layers << ": features "
+              << cached.feature_shape.to_string() << " of " << cached.samples
+              << " images computed once, in " << cached.seconds << " s\n";
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int kept_epoch = keep_best ? best.best_epoch() + 1 : h.epochs();
