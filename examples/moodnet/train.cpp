@@ -92,6 +92,10 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   const double plateau_factor =
       plateau_spec.empty() ? 0 : to_double(plateau_spec[1], "--reduce-lr");
   const int plateau_patience = plateau_spec.empty() ? 0 : to_int(plateau_spec[2], "--reduce-lr");
+  if (a.fine_tune > 0 && !zoo::is_pretrained_architecture(a.arch))
+    throw UsageError("--fine-tune: architecture '" + a.arch +
+                     "' has no pretrained backbone (seed000-transfer and "
+                     "face-expression-transfer have)");
   if (!a.report.empty() && fs::exists(a.report) && !fs::is_directory(a.report))
     throw UsageError("--report: '" + a.report + "' exists and is not a directory");
   const DataLayout layout = resolve_layout(data_dir);
