@@ -83,7 +83,8 @@ int main(int argc, char** argv) {
     const Model<Cpu> net = zoo::face_expression_net<Cpu>();
     const ImageFolder folder = scan_image_folder(argv[1], {argv[2], argv[3]});
     const int64_t n = folder.size(), batch = 64, px = 112 * 112 * 3;
-    int64_t correct = 0, per_class[2] = {0, 0}, right[2] = {0, 0};
+    int64_t correct = 0, per_class[2] = {0, 0}, right[2] = {0, 0}, top_is_pair = 0;
+    double top_probability = 0;  // mean of the net's highest class probability
     Tensor<Cpu> x, p;
     for (int64_t b0 = 0; b0 < n; b0 += batch) {
       const int64_t bn = std::min(batch, n - b0);
@@ -105,6 +106,10 @@ int main(int argc, char** argv) {
         ++per_class[truth];
         right[truth] += guess == truth;
         correct += guess == truth;
+        const float* q = p.data() + i * 7;
+        const auto top = std::max_element(q, q + 7) - q;
+        top_probability += q[top];
+        top_is_pair += top == index[0] || top == index[1];
       }
     }
     std::printf(
@@ -114,6 +119,10 @@ int main(int argc, char** argv) {
         double(correct) / double(n), argv[2], static_cast<long long>(right[0]),
         static_cast<long long>(per_class[0]), argv[3], static_cast<long long>(right[1]),
         static_cast<long long>(per_class[1]));
+    std::printf(
+        "7-class view: the top class is %s or %s for %.4f of the images; mean top "
+        "probability %.4f\n",
+        argv[2], argv[3], double(top_is_pair) / double(n), top_probability / double(n));
   } catch (const Error& e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

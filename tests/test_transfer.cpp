@@ -278,6 +278,16 @@ TEST_CASE("transfer: pretrained transfer models, their frozen backbones and fine
           std::vector<std::string>{"dense3_conv0", "dense3_conv1", "dense3_conv2", "dense3_conv3"});
     // The cut moves before dense3, whose block output feeds only later layers.
     CHECK(m.layer(frozen_prefix_length(m) - 1).name() == "dense2_out");
+    // Split at the cut, the expression net's graph computes what the whole net does.
+    Model<Cpu> net = zoo::face_expression_net<Cpu>();
+    const size_t cut = 10;  // inside dense0: the split copies residual graphs node for node
+    TensorDataset faces = make_data(3, {112, 112, 3}, 4);
+    const Model<Cpu> features = zoo::face_expression_net<Cpu>(zoo::default_pretrained_dir(), true);
+    const Model<Cpu> before = layers_before(net, net.num_layers() - 1);
+    CHECK(before.predict(faces.x()).to_vector() == features.predict(faces.x()).to_vector());
+    CHECK(layers_from(net, net.num_layers() - 1).predict(before.predict(faces.x())).to_vector() ==
+          net.predict(faces.x()).to_vector());
+    CHECK(layers_before(net, cut).output_shape() == net.layer_output_shape(cut - 1));
     REQUIRE_THROWS_WITH(zoo::build_pretrained<Cpu>("face-expression-transfer", 0, Shape{96, 96, 3}),
                         Catch::Contains("112x112"));
   }
