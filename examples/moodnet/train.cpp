@@ -128,13 +128,6 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
             << " validation";
 
   Model<Cpu> model = build_architecture(a.arch, a.seed, in);
-  if (a.fine_tune > 0) {
-    const auto unfrozen = unfreeze_last_blocks(model, a.fine_tune);
-    std::cout << "fine-tuning the last " << a.fine_tune << " backbone blocks at "
-              << fine_tune_lr_factor << " x the learning rate: " << unfrozen.size() << " layers (";
-    for (size_t i = 0; i < unfrozen.size(); ++i) std::cout << (i ? ", " : "") << unfrozen[i];
-    std::cout << ")\n";
-  }
   // Pixels in [0, 1], unless the model rescales them itself (seed003 starts with Rescaling(1/255)).
   // Pretrained models say what they take (metadata "scale").
   const bool rescales = model.num_layers() > 0 && model.layer(0).type() == "Rescaling";
@@ -163,6 +156,13 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   print_skipped(train);
   print_skipped(val);
   if (test) print_skipped(*test);
+  if (a.fine_tune > 0) {
+    const auto unfrozen = unfreeze_last_blocks(model, a.fine_tune);
+    std::cout << "fine-tuning the last " << a.fine_tune << " backbone blocks at "
+              << fine_tune_lr_factor << " x the learning rate: " << unfrozen.size() << " layers (";
+    for (size_t i = 0; i < unfrozen.size(); ++i) std::cout << (i ? ", " : "") << unfrozen[i];
+    std::cout << ")\n";
+  }
 
   const int64_t k = static_cast<int64_t>(folder.class_names.size());
   MOODNET_CHECK(k == 2, "moodnet train handles two classes for now (happy vs sad); ",
