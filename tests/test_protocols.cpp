@@ -13,12 +13,12 @@ TEST_CASE("protocols: an unknown name throws, listing every known one", "[protoc
   } catch (const Error& e) {
     const std::string msg = e.what();
     CHECK_THAT(msg, Catch::Contains("unknown training protocol 'seed009'"));
-    for (const char* name : {"seed000-baseline", "seed000-augment", "seed001", "seed002", "seed003",
-                             "seed004", "fer-best"})
+    for (const char* name : {"seed000-baseline", "seed000-augment", "seed000-transfer", "seed001",
+                             "seed002", "seed003", "seed004", "fer-best"})
       CHECK_THAT(msg, Catch::Contains(name));
   }
-  CHECK(training_protocols().size() == 7);
-  CHECK(&training_protocol("seed004") == &training_protocols()[5]);
+  CHECK(training_protocols().size() == 8);
+  CHECK(&training_protocol("seed004") == &training_protocols()[6]);
 }
 
 TEST_CASE("protocols: seed004 is the seed's recipe", "[protocols]") {
@@ -46,6 +46,11 @@ TEST_CASE("protocols: the other seeds' rows and fer-best", "[protocols]") {
   CHECK(s0.learning_rate == 1e-4);
   CHECK(s0.augmentation == "seed000");
   CHECK(training_protocol("seed000-baseline").augmentation.empty());
+  // The transfer row: Adam 2e-5, EarlyStopping(monitor=loss, patience=3), seed000's warps.
+  const TrainingProtocol& st = training_protocol("seed000-transfer");
+  CHECK((st.arch == "seed000-transfer" && st.height == 224 && st.width == 224));
+  CHECK((st.optimizer == "adam" && st.learning_rate == 2e-5 && st.epochs == 100));
+  CHECK((st.early_stopping == "loss:3" && st.augmentation == "seed000" && st.keep == "last"));
   const TrainingProtocol& s1 = training_protocol("seed001");
   CHECK((s1.height == 256 && s1.batch_size == 32 && s1.epochs == 20));
   const TrainingProtocol& s2 = training_protocol("seed002");

@@ -1,6 +1,8 @@
 // The parameter totals of ARCHITECTURES.md are oracles: every zoo model must match Keras exactly.
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <moodnet/moodnet.hpp>
+#include <moodnet/zoo_pretrained.hpp>
 
 using namespace moodnet;
 
@@ -39,6 +41,20 @@ TEST_CASE("zoo: summary ends with Keras' totals lines", "[zoo]") {
   CHECK_THAT(s3, Catch::Contains("Total params: 2,782,649"));
   CHECK_THAT(s3, Catch::Contains("Non-trainable params: 8,736"));
   CHECK_THAT(s3, Catch::Contains("Connected to"));
+  // seed000-transfer: ARCHITECTURES.md gives its head's total, 12,845,569 trainable parameters
+  // (the frozen backbone is face-api's MobileNetV1 with BatchNorm folded into the pointwise
+  // convolutions, so its count is not Keras' MobileNet's).
+  const std::filesystem::path weights = zoo::default_pretrained_dir();
+  if (!std::filesystem::exists(weights / "ssd_mobilenetv1_model-weights_manifest.json")) {
+    WARN("SKIPPED seed000-transfer: pretrained weights not found in "
+         << weights.string() << "; run scripts/fetch-pretrained.sh");
+    return;
+  }
+  const std::string st = zoo::build_pretrained<Cpu>("seed000-transfer").summary();
+  CHECK_THAT(st, Catch::Contains("Total params: 16,056,481\nTrainable params: 12,845,569\n"
+                                 "Non-trainable params: 3,210,912\n"));
+  CHECK_THAT(st, Catch::Contains("(None, 7, 7, 1024)"));
+  CHECK_THAT(st, Catch::Contains("(None, 50176)"));
 }
 
 TEST_CASE("zoo: flatten sizes and intermediate shapes follow Keras padding", "[zoo]") {

@@ -30,6 +30,7 @@ struct TrainArgs {
   std::vector<std::string> given;  // options given on the command line, e.g. "--epochs"
   std::string keep = "best";       // weights kept after training: best (monitored epoch) or last
   int64_t split_seed = -1;         // seed of the train/validation/test split; < 0: --seed
+  int fine_tune = 0;  // unfreeze the last K blocks of a pretrained backbone (lower learning rate)
   int epochs = 20;
   int64_t batch = 16;
   double lr = 1e-3, val_split = 0.15, test_split = 0.2;

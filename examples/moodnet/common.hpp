@@ -4,6 +4,7 @@
 #include <atomic>
 #include <filesystem>
 #include <moodnet/moodnet.hpp>
+#include <optional>
 
 #include "commands.hpp"
 
@@ -49,6 +50,10 @@ struct CliReport {
 };
 // Writes the report into `dir` and prints where it is.
 void write_cli_report(const fs::path& dir, const CliReport& r);
+
+// zoo::build, and the pretrained architectures (pretrained.cpp: zoo::build_pretrained).
+Model<Cpu> build_architecture(const std::string& arch, uint64_t seed,
+                              std::optional<Shape> input = std::nullopt);
 
 // --group-by: group_keys() of <moodnet/data/groups.hpp>, compiled in groups.cpp (regex).
 std::vector<std::string> file_groups(const std::vector<fs::path>& files, const std::string& regex,

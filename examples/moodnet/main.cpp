@@ -76,6 +76,11 @@ int main(int argc, char** argv) {
                     "split while varying the initialisation");
   train->add_option("--l2", t.l2, "L2 on every Conv2D/Dense kernel (Keras kernel_regularizer)")
       ->check(CLI::NonNegativeNumber);
+  train
+      ->add_option("--fine-tune", t.fine_tune,
+                   "pretrained architectures: also train the last K backbone blocks (their "
+                   "convolutions, at 0.1x the learning rate; BatchNorm stays frozen)")
+      ->check(CLI::Range(1, 1000));
   train->add_flag("--json", t.json, "print the results as one JSON line at the end");
   train->add_option("--report", t.report,
                     "write an HTML report (curves, confusion, ROC, calibration, errors) and "

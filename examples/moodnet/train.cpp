@@ -2,6 +2,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <moodnet/train/transfer.hpp>
 #include <set>
 #include <sstream>
 
@@ -91,6 +92,10 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   const double plateau_factor =
       plateau_spec.empty() ? 0 : to_double(plateau_spec[1], "--reduce-lr");
   const int plateau_patience = plateau_spec.empty() ? 0 : to_int(plateau_spec[2], "--reduce-lr");
+  if (a.fine_tune > 0 && !zoo::is_pretrained_architecture(a.arch))
+    throw UsageError("--fine-tune: architecture '" + a.arch +
+                     "' has no pretrained backbone (seed000-transfer and "
+                     "face-expression-transfer have)");
   if (!a.report.empty() && fs::exists(a.report) && !fs::is_directory(a.report))
     throw UsageError("--report: '" + a.report + "' exists and is not a directory");
   const DataLayout layout = resolve_layout(data_dir);
@@ -122,10 +127,14 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   std::cout << "\nimages: " << split.train.size() << " train, " << split.validation.size()
             << " validation";
 
-  Model<Cpu> model = zoo::build<Cpu>(a.arch, a.seed, in);
+  Model<Cpu> model = build_architecture(a.arch, a.seed, in);
   // Pixels in [0, 1], unless the model rescales them itself (seed003 starts with Rescaling(1/255)).
+  // Pretrained models say what they take (metadata "scale").
   const bool rescales = model.num_layers() > 0 && model.layer(0).type() == "Rescaling";
-  const float pixel_scale = rescales ? 1.0f : 1.0f / 255;
+  const float pixel_scale = model.metadata().contains("scale")
+                                ? model.metadata()["scale"].get<float>()
+                            : rescales ? 1.0f
+                                       : 1.0f / 255;
   const ImageDatasetOptions eval_options{
       .height = in[0], .width = in[1], .color_mode = color, .scale = pixel_scale};
   ImageDatasetOptions train_options = eval_options;
@@ -147,6 +156,13 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   print_skipped(train);
   print_skipped(val);
   if (test) print_skipped(*test);
+  if (a.fine_tune > 0) {
+    const auto unfrozen = unfreeze_last_blocks(model, a.fine_tune);
+    std::cout << "fine-tuning the last " << a.fine_tune << " backbone blocks at "
+              << fine_tune_lr_factor << " x the learning rate: " << unfrozen.size() << " layers (";
+    for (size_t i = 0; i < unfrozen.size(); ++i) std::cout << (i ? ", " : "") << unfrozen[i];
+    std::cout << ")\n";
+  }
 
   const int64_t k = static_cast<int64_t>(folder.class_names.size());
   MOODNET_CHECK(k == 2, "moodnet train handles two classes for now (happy vs sad); ",
@@ -154,10 +170,11 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   if (a.l2 >= 0)
     std::cout << "L2 " << a.l2 << " on " << set_kernel_l2(model, a.l2) << " Conv2D/Dense kernels\n";
   // What predict/evaluate need to feed the model the way it was trained.
-  model.metadata() = {{"class_names", folder.class_names},
-                      {"color_mode", to_string(color)},
-                      {"scale", double(pixel_scale)},
-                      {"arch", a.arch}};
+  // (Pretrained models keep theirs: the weights' source, the backbone's blocks.)
+  model.metadata().update({{"class_names", folder.class_names},
+                           {"color_mode", to_string(color)},
+                           {"scale", double(pixel_scale)},
+                           {"arch", a.arch}});
   std::cout << model.summary();
   auto optimizer = make_optimizer<Cpu>(a.optimizer, {{"learning_rate", a.lr}});
   FitOptions opt;
@@ -187,7 +204,16 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   callbacks.push_back(&best);
   std::signal(SIGINT, [](int) { stop_requested = true; });
   const auto t0 = std::chrono::steady_clock::now();
-  const History h = fit(model, *optimizer, loss, train, opt, callbacks);
+  // A frozen backbone without augmentation: its features are computed once per image, then only
+  // the head trains (fit_cached). With augmentation fit() runs the frozen part forward only.
+  const bool cache = !augmentation.enabled() && frozen_prefix_length(model) > 0;
+  FeatureCacheInfo cached;
+  const History h = cache ? fit_cached(model, *optimizer, loss, train, opt, callbacks, &cached)
+                          : fit(model, *optimizer, loss, train, opt, callbacks);
+  if (cache)
+    std::cout << "frozen layers 1-" << cached.frozen_layers << ": features "
+              << cached.feature_shape.to_string() << " of " << cached.samples
+              << " images computed once, in " << cached.seconds << " s\n";
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int kept_epoch = keep_best ? best.best_epoch() + 1 : h.epochs();

@@ -142,8 +142,12 @@ int run_summary(const std::string& arch, const std::string& model_path, bool lis
     return 0;
   }
   if (arch.empty()) throw UsageError("summary: give --arch NAME, --model FILE or --list");
+  if (zoo::is_pretrained_architecture(arch)) {  // missing weights: a run-time failure (exit 1)
+    std::cout << build_architecture(arch, 0).summary();
+    return 0;
+  }
   try {
-    std::cout << zoo::build<Cpu>(arch).summary();
+    std::cout << build_architecture(arch, 0).summary();
   } catch (const Error& e) {
     throw UsageError(e.what());
   }

@@ -184,7 +184,19 @@ inline std::vector<ArchInfo> architectures() {
        "150x150x3, the tuner's model at its defaults 32-32 + Dense 256 (seed 004)"},
       {"seed004-attempt5", "150x150x3, convs 64-48 + Dense 256 (seed 004)"},
       {"fer-cnn", "48x48x1, three double-conv BatchNorm blocks + Dense 128 (FER2013 yardstick)"},
+      {"seed000-transfer",
+       "224x224x3, frozen pretrained MobileNetV1 + Dense 256 (seed 000; needs "
+       "scripts/fetch-pretrained.sh)"},
+      {"face-expression-transfer",
+       "112x112x3, frozen pretrained face expression features + Dense 256 (needs "
+       "scripts/fetch-pretrained.sh)"},
   };
+}
+
+// Architectures with pretrained weights: built by zoo::build_pretrained
+// (<moodnet/zoo_pretrained.hpp>, which reads the weights scripts/fetch-pretrained.sh fetches).
+inline bool is_pretrained_architecture(const std::string& name) {
+  return name == "seed000-transfer" || name == "face-expression-transfer";
 }
 
 // The input shape an architecture was documented with.
@@ -192,6 +204,8 @@ inline Shape default_input_shape(const std::string& name) {
   if (name == "seed001" || name == "seed002" || name == "seed002-bn") return {256, 256, 3};
   if (name == "seed003") return {56, 56, 3};
   if (name == "fer-cnn") return {48, 48, 1};
+  if (name == "seed000-transfer") return {224, 224, 3};
+  if (name == "face-expression-transfer") return {112, 112, 3};
   return {150, 150, 3};
 }
 
@@ -216,6 +230,9 @@ Model<D> build(const std::string& name, uint64_t seed = 0,
   if (name == "seed004-attempt4") return seed004_attempt4<D>(32, 32, 256, seed, in);
   if (name == "seed004-attempt5") return seed004<D>(name, {64, 48}, seed, in);
   if (name == "fer-cnn") return fer_cnn<D>(seed, in);
+  MOODNET_CHECK(!is_pretrained_architecture(name), "architecture '", name,
+                "' has pretrained weights: build it with zoo::build_pretrained from "
+                "<moodnet/zoo_pretrained.hpp> (the weights come from scripts/fetch-pretrained.sh)");
   std::string known;
   for (const auto& a : architectures()) known += (known.empty() ? "" : ", ") + a.name;
   MOODNET_FAIL("unknown architecture '", name, "' (known: ", known, ")");

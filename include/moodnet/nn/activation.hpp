@@ -94,6 +94,7 @@ class Dropout : public LayerBase<D, Dropout<D>> {
   }
   // The model sets a distinct stream per layer so two Dropout layers never share a mask.
   void set_stream(uint64_t s) { stream_ = s; }
+  uint64_t stream() const { return stream_; }
   nlohmann::json config() const override { return {{"rate", rate_}}; }
   static Dropout from_config(const nlohmann::json& j) {
     return Dropout(j.at("rate").get<double>());

@@ -19,11 +19,12 @@ namespace moodnet {
 
 template <class D>
 struct Parameter {
-  std::string name;       // Keras weight name: kernel, bias, gamma, moving_mean, ...
-  Tensor<D> value;        // the weight
-  Tensor<D> grad;         // dL/dvalue, accumulated by backward (trainable weights only)
-  bool trainable = true;  // false for state such as BatchNorm's moving statistics
-  double l2 = 0;          // L2 penalty factor: loss += l2 * sum(value^2)
+  std::string name;          // Keras weight name: kernel, bias, gamma, moving_mean, ...
+  Tensor<D> value;           // the weight
+  Tensor<D> grad;            // dL/dvalue, accumulated by backward (trainable weights only)
+  bool trainable = true;     // false for state such as BatchNorm's moving statistics
+  double l2 = 0;             // L2 penalty factor: loss += l2 * sum(value^2)
+  double lr_multiplier = 1;  // the optimizer's learning rate is scaled by this (fine-tuning)
   Initializer initializer = Initializer::zeros;
 };
 

@@ -1,5 +1,6 @@
 // Optimizers with Keras' defaults and update rules. Each keeps its slots per parameter, created
 // on the first step (no allocation afterwards). L2 penalties are applied here: grad += 2*l2*w.
+// Each parameter learns at lr * p.lr_multiplier (1 unless set, e.g. for a fine-tuned backbone).
 //   SGD:     v = momentum*v - lr*g;  w += v   (nesterov: w += momentum*v - lr*g)
 //   RMSprop: s = rho*s + (1-rho)*g^2;  w -= lr*g / (sqrt(s) + eps)
 //   Adam:    m = b1*m + (1-b1)*g;  v = b2*v + (1-b2)*g^2;
@@ -82,8 +83,8 @@ class SGD : public Optimizer<D> {
  protected:
   int num_slots() const override { return 1; }
   void update(Parameter<D>& p, std::vector<Tensor<D>>& s) override {
-    ops<D>::sgd_update(p.value.size(), T(this->lr_), T(o_.momentum), o_.nesterov, p.value.data(),
-                       p.grad.data(), s[0].data());
+    ops<D>::sgd_update(p.value.size(), T(this->lr_ * p.lr_multiplier), T(o_.momentum), o_.nesterov,
+                       p.value.data(), p.grad.data(), s[0].data());
   }
   SGDOptions o_;
 };
@@ -108,8 +109,8 @@ class RMSprop : public Optimizer<D> {
  protected:
   int num_slots() const override { return 1; }
   void update(Parameter<D>& p, std::vector<Tensor<D>>& s) override {
-    ops<D>::rmsprop_update(p.value.size(), T(this->lr_), T(o_.rho), T(o_.epsilon), p.value.data(),
-                           p.grad.data(), s[0].data());
+    ops<D>::rmsprop_update(p.value.size(), T(this->lr_ * p.lr_multiplier), T(o_.rho), T(o_.epsilon),
+                           p.value.data(), p.grad.data(), s[0].data());
   }
   RMSpropOptions o_;
 };
@@ -142,8 +143,8 @@ class Adam : public Optimizer<D> {
     lr_t_ = this->lr_ * std::sqrt(1 - std::pow(o_.beta_2, t)) / (1 - std::pow(o_.beta_1, t));
   }
   void update(Parameter<D>& p, std::vector<Tensor<D>>& s) override {
-    ops<D>::adam_update(p.value.size(), T(lr_t_), T(o_.beta_1), T(o_.beta_2), T(o_.epsilon),
-                        p.value.data(), p.grad.data(), s[0].data(), s[1].data());
+    ops<D>::adam_update(p.value.size(), T(lr_t_ * p.lr_multiplier), T(o_.beta_1), T(o_.beta_2),
+                        T(o_.epsilon), p.value.data(), p.grad.data(), s[0].data(), s[1].data());
   }
   AdamOptions o_;
   double lr_t_ = 0;

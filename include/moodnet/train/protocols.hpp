@@ -64,6 +64,23 @@ inline const std::vector<TrainingProtocol>& training_protocols() {
                  .test_split = 0.29,
                  .augmentation = "seed000",
                  .source = "ARCHITECTURES.md, Training protocols, seed000-* (augment)"});
+    // seed000's transfer model: the frozen pretrained MobileNetV1 at 224x224 with a Dense head,
+    // Adam 2e-5, EarlyStopping(monitor=loss, patience=3) without restoring the best weights (the
+    // last epoch's are kept), at most 100 epochs, batch 20, the same split and augmentation as
+    // seed000-augment. Needs scripts/fetch-pretrained.sh. Without augmentation (--augment none)
+    // the backbone's features are computed once (train/transfer.hpp).
+    t.push_back({.name = "seed000-transfer",
+                 .arch = "seed000-transfer",
+                 .height = 224,
+                 .width = 224,
+                 .learning_rate = 2e-5,
+                 .batch_size = 20,
+                 .epochs = 100,
+                 .validation_split = 0.27,
+                 .test_split = 0.29,
+                 .augmentation = "seed000",
+                 .early_stopping = "loss:3",
+                 .source = "ARCHITECTURES.md, Training protocols, seed000-* (transfer)"});
     // seed001: Adam 1e-3, batch 32, 20 epochs, 256x256 rgb, "192 train / 32 val". Its text
     // calls the set 256 images and tests on a held-out batch, so the remaining 32 are the test
     // part: 75 / 12.5 / 12.5 %.
