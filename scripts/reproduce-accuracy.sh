@@ -27,6 +27,8 @@
 #             mux-facial-expressions happy vs neutral, grayscale, split by person
 #   fer-cnn   fer-cnn (15 epochs, batch 64, hflip, Adam 1e-3) on fer2013 happy vs sad and happy
 #             vs neutral (train -> test/)
+#   timing    one fer-cnn epoch on all of fer2013/train happy+sad (12,045 images), issue 5's
+#             speed yardstick
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -72,6 +74,7 @@ table=(
   "seed003|seed003/fer2013-happy-sad|train --data \$D/fer2013/train --test-data \$D/fer2013/test --classes happy,sad --protocol seed003 --split-seed 42"
   "seed003|seed003/mux-happy-neutral|train --data \$D/mux-facial-expressions/all --classes happy,neutral --protocol seed003 --color grayscale --group-by '$person' --split-seed 42"
   "fer-cnn|fer-cnn/fer2013-happy-sad|train --data \$D/fer2013/train --test-data \$D/fer2013/test --classes happy,sad --protocol fer-best --split-seed 42"
+  "timing|fer-cnn/fer2013-happy-sad-1-epoch|train --data \$D/fer2013/train --test-data \$D/fer2013/test --classes happy,sad --protocol fer-best --val-split 0 --epochs 1 --split-seed 42"
   "fer-cnn|fer-cnn/fer2013-happy-neutral|train --data \$D/fer2013/train --test-data \$D/fer2013/test --classes happy,neutral --protocol fer-best --split-seed 42"
 )
 
