@@ -21,6 +21,7 @@ struct TrainArgs {
   std::string data, arch = "seed004-attempt3", out = "moodnet-model.moodnet", optimizer = "adam",
                     classes, image_size, color;
   std::string test_data;       // a separate test folder (overrides the split's test part)
+  std::string model_file;      // --model: start from a saved model instead of --arch
   std::string augment;         // augmentation spec or preset, e.g. "rotation=40,hflip" or seed000
   std::string group_by;        // regex whose first capture names a file's group (person)
   std::string early_stopping;  // "MONITOR:PATIENCE", e.g. val_loss:5

@@ -1,7 +1,7 @@
 // moodnet: the command line. Train a happy/sad classifier on a folder of images, evaluate it,
 // classify new photos, and inspect the reference architectures.
 //
-//   moodnet train [--data DIR] [--arch NAME] [--epochs N] ... [--out model.moodnet]
+//   moodnet train [--data DIR] [--arch NAME | --model FILE] [--epochs N] ... [--out model.moodnet]
 //   moodnet evaluate --model FILE --data DIR [--report DIR]
 //   moodnet predict --model FILE IMAGE...
 //   moodnet summary (--arch NAME | --model FILE | --list)
@@ -30,8 +30,14 @@ int main(int argc, char** argv) {
   train->add_option("--data", t.data,
                     "image folder: DIR/{train,test}/CLASS, DIR/all/CLASS or DIR/CLASS "
                     "(default: the embedded sample)");
-  train->add_option("--arch", t.arch, "architecture (see `moodnet summary --list`)")
-      ->capture_default_str();
+  auto* train_arch =
+      train->add_option("--arch", t.arch, "architecture (see `moodnet summary --list`)")
+          ->capture_default_str();
+  train
+      ->add_option("--model", t.model_file,
+                   "start from a saved model (its architecture, input, weights and class order) "
+                   "instead of --arch; the optimizer starts fresh")
+      ->excludes(train_arch);
   train->add_option("--classes", t.classes, "comma-separated class folders to use, e.g. happy,sad");
   train->add_option("--image-size", t.image_size, "H,W (default: the architecture's)");
   train->add_option("--color", t.color, "rgb or grayscale (default: the architecture's)")

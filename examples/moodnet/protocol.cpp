@@ -31,9 +31,10 @@ void apply_protocol(TrainArgs& a) {
   if (!given("--augment")) a.augment = p->augmentation;
   if (!given("--early-stopping")) a.early_stopping = p->early_stopping;
   if (!given("--keep")) a.keep = p->keep;
-  std::cout << "protocol " << p->name << " (" << p->source << "): " << a.arch << " at "
-            << a.image_size << " " << a.color << ", " << a.optimizer << " lr " << a.lr << ", batch "
-            << a.batch << ", " << a.epochs << " epochs, validation " << a.val_split << ", test "
+  std::cout << "protocol " << p->name << " (" << p->source
+            << "): " << (a.model_file.empty() ? a.arch : a.model_file) << " at " << a.image_size
+            << " " << a.color << ", " << a.optimizer << " lr " << a.lr << ", batch " << a.batch
+            << ", " << a.epochs << " epochs, validation " << a.val_split << ", test "
             << a.test_split << ", augmentation " << (a.augment.empty() ? "none" : a.augment)
             << (a.early_stopping.empty() ? "" : ", early stopping " + a.early_stopping) << "\n";
 }

@@ -1,8 +1,10 @@
 // `moodnet train`: split a folder, train an architecture, keep the best epoch, save, evaluate.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <iostream>
 #include <moodnet/train/transfer.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -56,6 +58,28 @@ double to_double(const std::string& s, const char* option) {
   throw UsageError(std::string(option) + ": '" + s + "' is not a positive number");
 }
 
+bool given(const TrainArgs& a, const char* option) {
+  return std::find(a.given.begin(), a.given.end(), option) != a.given.end();
+}
+
+// --model: the saved model fixes the input size and colour. --image-size and --color given on the
+// command line must agree with it; values a protocol or the sample's defaults filled in give way.
+InputSpec saved_model_input(const Model<Cpu>& m, const TrainArgs& a) {
+  const Shape in = m.input_shape();
+  const ColorMode color = image_color_mode(m);
+  if (given(a, "--image-size")) {
+    const Shape asked = parse_image_size(a.image_size, in[2]);
+    if (asked[0] != in[0] || asked[1] != in[1])
+      throw UsageError("--image-size " + a.image_size + " does not fit the model in '" +
+                       a.model_file + "', which takes " + std::to_string(in[0]) + "," +
+                       std::to_string(in[1]));
+  }
+  if (given(a, "--color") && a.color != to_string(color))
+    throw UsageError("--color " + a.color + " does not fit the model in '" + a.model_file +
+                     "', which takes " + to_string(color) + " images");
+  return {in, color};
+}
+
 }  // namespace
 
 int run_train_on(const TrainArgs& a, const fs::path& data_dir);
@@ -98,14 +122,38 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
                      "face-expression-transfer have)");
   if (!a.report.empty() && fs::exists(a.report) && !fs::is_directory(a.report))
     throw UsageError("--report: '" + a.report + "' exists and is not a directory");
+  // --model: start from a saved model (architecture, weights, input, pixel scale, class order).
+  std::optional<Model<Cpu>> saved;
+  if (!a.model_file.empty()) {
+    if (!fs::is_regular_file(a.model_file))
+      throw UsageError("--model: '" + a.model_file + "' does not exist or is not a file");
+    saved.emplace(load_model<Cpu>(a.model_file));
+    MOODNET_CHECK(saved->output_shape().rank() == 1 && saved->output_shape()[0] == 1, "--model: '",
+                  a.model_file, "' does not end in one sigmoid unit (a two-class model)");
+  }
+  const std::string arch =
+      saved ? saved->metadata().value("arch", std::string("saved model")) : a.arch;
+  if (saved) std::cout << "starting from " << a.model_file << " (" << arch << ")\n";
   const DataLayout layout = resolve_layout(data_dir);
 
-  const InputSpec input = resolve_input(zoo::default_input_shape(a.arch), a.image_size, a.color);
+  const InputSpec input =
+      saved ? saved_model_input(*saved, a)
+            : resolve_input(zoo::default_input_shape(a.arch), a.image_size, a.color);
   const Shape in = input.shape;
   const ColorMode color = input.color;
 
   const fs::path test_dir = a.test_data.empty() ? layout.test_dir : fs::path(a.test_data);
-  const ImageFolder folder = scan_image_folder(layout.train_dir, split_list(a.classes));
+  // A saved model keeps its class order (label 0 and 1 mean what they meant) when the folder
+  // has those classes and --classes does not pick others.
+  std::vector<std::string> classes = split_list(a.classes);
+  if (saved && classes.empty()) {
+    const auto names = saved->metadata().value("class_names", std::vector<std::string>{});
+    if (names.size() == 2 && std::all_of(names.begin(), names.end(), [&](const std::string& n) {
+          return fs::is_directory(layout.train_dir / n);
+        }))
+      classes = names;
+  }
+  const ImageFolder folder = scan_image_folder(layout.train_dir, classes);
   const double test_fraction = test_dir.empty() ? a.test_split : 0.0;
   const uint64_t split_seed = a.split_seed >= 0 ? uint64_t(a.split_seed) : a.seed;
   Split split;
@@ -127,9 +175,9 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   std::cout << "\nimages: " << split.train.size() << " train, " << split.validation.size()
             << " validation";
 
-  Model<Cpu> model = build_architecture(a.arch, a.seed, in);
+  Model<Cpu> model = saved ? std::move(*saved) : build_architecture(a.arch, a.seed, in);
   // Pixels in [0, 1], unless the model rescales them itself (seed003 starts with Rescaling(1/255)).
-  // Pretrained models say what they take (metadata "scale").
+  // Pretrained and saved models say what they take (metadata "scale").
   const bool rescales = model.num_layers() > 0 && model.layer(0).type() == "Rescaling";
   const float pixel_scale = model.metadata().contains("scale")
                                 ? model.metadata()["scale"].get<float>()
@@ -174,7 +222,8 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   model.metadata().update({{"class_names", folder.class_names},
                            {"color_mode", to_string(color)},
                            {"scale", double(pixel_scale)},
-                           {"arch", a.arch}});
+                           {"arch", arch}});
+  if (!a.model_file.empty()) model.metadata()["started_from"] = a.model_file;
   std::cout << model.summary();
   auto optimizer = make_optimizer<Cpu>(a.optimizer, {{"learning_rate", a.lr}});
   FitOptions opt;
@@ -240,7 +289,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
     if (!a.report.empty()) {
       const CliReport::Settings run = {
           {"command", "train"},
-          {"arch", a.arch},
+          {"arch", arch},
           {"data", data_dir.string()},
           {"test data", test_dir.empty() ? "split of the data" : test_dir.string()},
           {"input",
@@ -262,7 +311,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
         for (int64_t i = 0; i < test->size(); ++i) paths.push_back(test->path(i));
         test_groups = file_groups(paths, a.group_by);
       }
-      write_cli_report(a.report, {.title = "moodnet train: " + a.arch + " on " + data_dir.string(),
+      write_cli_report(a.report, {.title = "moodnet train: " + arch + " on " + data_dir.string(),
                                   .model = &model,
                                   .test = test.get(),
                                   .evaluation = &e,
