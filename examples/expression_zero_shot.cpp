@@ -21,35 +21,6 @@
 
 using namespace moodnet;
 
-namespace {
-
-// tf.image.resizeBilinear(alignCorners false, halfPixelCenters false) as tfjs's cpu kernel
-// computes it (double, stored as float32), scaled to [0, 1].
-void resize_tfjs(const Image& img, int64_t nh, int64_t nw, float* out) {
-  const int64_t h = img.height, w = img.width, c = img.channels;
-  const double ry = double(h) / double(nh), rx = double(w) / double(nw);
-  for (int64_t r = 0; r < nh; ++r) {
-    const double sy = ry * double(r);
-    const auto y0 = std::max<int64_t>(0, int64_t(std::floor(sy)));
-    const auto y1 = std::min<int64_t>(h - 1, int64_t(std::ceil(sy)));
-    const double fy = sy - double(y0);
-    for (int64_t q = 0; q < nw; ++q) {
-      const double sx = rx * double(q);
-      const auto x0 = std::max<int64_t>(0, int64_t(std::floor(sx)));
-      const auto x1 = std::min<int64_t>(w - 1, int64_t(std::ceil(sx)));
-      const double fx = sx - double(x0);
-      for (int64_t k = 0; k < c; ++k) {
-        const double tl = img.at(y0, x0, k), tr = img.at(y0, x1, k);
-        const double bl = img.at(y1, x0, k), br = img.at(y1, x1, k);
-        const double top = tl + (tr - tl) * fx, bottom = bl + (br - bl) * fx;
-        *out++ = static_cast<float>(static_cast<float>(top + (bottom - top) * fy) / 255.0);
-      }
-    }
-  }
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   if (argc < 4) {
     std::cerr << "usage: expression_zero_shot DIR CLASS_A CLASS_B [--resize moodnet|tfjs] "
@@ -93,7 +64,7 @@ int main(int argc, char** argv) {
         const Image img = decode_image(folder.files[size_t(b0 + i)], ColorMode::rgb);
         float* dst = x.data() + i * px;
         if (resize == "tfjs") {
-          resize_tfjs(img, 112, 112, dst);
+          zoo::resize_bilinear_tfjs(img, 112, 112, 255.0, dst);
         } else {
           const Image r = resize_bilinear(img, 112, 112);
           for (int64_t k = 0; k < px; ++k) dst[k] = float(r.pixels[size_t(k)]) * (1.0f / 255);

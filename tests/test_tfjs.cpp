@@ -402,31 +402,10 @@ TEST_CASE("tfjs: pretrained MobileNetV1 backbone matches TF.js (face-api) within
 
 namespace {
 
-// tf.image.resizeBilinear(alignCorners false, halfPixelCenters false), as face-api's
-// toBatchTensor calls it, in the arithmetic of tfjs's cpu kernel (double, stored as float32).
+// face-api's preprocessing: tfjs's bilinear resize, pixels left in [0, 255].
 std::vector<float> tfjs_resize_bilinear(const Image& img, int64_t nh, int64_t nw) {
-  const int64_t h = img.height, w = img.width, c = img.channels;
-  const double ry = double(h) / double(nh), rx = double(w) / double(nw);
-  std::vector<float> out(static_cast<size_t>(nh * nw * c));
-  size_t o = 0;
-  for (int64_t r = 0; r < nh; ++r) {
-    const double sy = ry * double(r);
-    const auto y0 = std::max<int64_t>(0, int64_t(std::floor(sy)));
-    const auto y1 = std::min<int64_t>(h - 1, int64_t(std::ceil(sy)));
-    const double fy = sy - double(y0);
-    for (int64_t q = 0; q < nw; ++q) {
-      const double sx = rx * double(q);
-      const auto x0 = std::max<int64_t>(0, int64_t(std::floor(sx)));
-      const auto x1 = std::min<int64_t>(w - 1, int64_t(std::ceil(sx)));
-      const double fx = sx - double(x0);
-      for (int64_t k = 0; k < c; ++k) {
-        const double tl = img.at(y0, x0, k), tr = img.at(y0, x1, k);
-        const double bl = img.at(y1, x0, k), br = img.at(y1, x1, k);
-        const double top = tl + (tr - tl) * fx, bottom = bl + (br - bl) * fx;
-        out[o++] = static_cast<float>(top + (bottom - top) * fy);
-      }
-    }
-  }
+  std::vector<float> out(static_cast<size_t>(nh * nw * img.channels));
+  moodnet::zoo::resize_bilinear_tfjs(img, nh, nw, 1.0, out.data());
   return out;
 }
 

@@ -4,12 +4,15 @@
 // <moodnet/moodnet.hpp>: it reads files, so programs that want it include it.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "data/image.hpp"
 #include "io/tfjs.hpp"
 #include "nn/activation.hpp"
 #include "nn/conv.hpp"
@@ -24,6 +27,33 @@ namespace moodnet::zoo {
 // The package the weights come from, and where scripts/fetch-pretrained.sh puts its model/:
 // $MOODNET_PRETRAINED_DIR, else ~/.cache/moodnet/pretrained, then face-api-1.7.15/model.
 inline constexpr const char* pretrained_package = "@vladmandic/face-api@1.7.15";
+
+// out:(nh, nw, C) = img resized by tf.image.resizeBilinear(alignCorners false, halfPixelCenters
+// false) in the arithmetic of tfjs's cpu kernel (double, stored as float32), as face-api's
+// toBatchTensor feeds its nets, divided by `divisor` (255 for [0, 1] pixels).
+inline void resize_bilinear_tfjs(const Image& img, int64_t nh, int64_t nw, double divisor,
+                                 float* out) {
+  const int64_t h = img.height, w = img.width, c = img.channels;
+  const double ry = double(h) / double(nh), rx = double(w) / double(nw);
+  for (int64_t r = 0; r < nh; ++r) {
+    const double sy = ry * double(r);
+    const auto y0 = std::max<int64_t>(0, int64_t(std::floor(sy)));
+    const auto y1 = std::min<int64_t>(h - 1, int64_t(std::ceil(sy)));
+    const double fy = sy - double(y0);
+    for (int64_t q = 0; q < nw; ++q) {
+      const double sx = rx * double(q);
+      const auto x0 = std::max<int64_t>(0, int64_t(std::floor(sx)));
+      const auto x1 = std::min<int64_t>(w - 1, int64_t(std::ceil(sx)));
+      const double fx = sx - double(x0);
+      for (int64_t k = 0; k < c; ++k) {
+        const double tl = img.at(y0, x0, k), tr = img.at(y0, x1, k);
+        const double bl = img.at(y1, x0, k), br = img.at(y1, x1, k);
+        const double top = tl + (tr - tl) * fx, bottom = bl + (br - bl) * fx;
+        *out++ = static_cast<float>(static_cast<float>(top + (bottom - top) * fy) / divisor);
+      }
+    }
+  }
+}
 inline std::filesystem::path default_pretrained_dir() {
   std::filesystem::path root;
   if (const char* d = std::getenv("MOODNET_PRETRAINED_DIR"); d && *d)
@@ -36,6 +66,17 @@ inline std::filesystem::path default_pretrained_dir() {
 }
 
 namespace detail {
+// What predict/train need to know of a model built on face-api's weights: their source, the
+// backbone's blocks (for --fine-tune), and its input: RGB pixels in [0, 1].
+template <class D>
+void describe_pretrained(Model<D>& m, const std::string& model_name,
+                         const std::vector<std::vector<std::string>>& blocks) {
+  m.metadata()["pretrained"] = std::string(pretrained_package) + " " + model_name;
+  m.metadata()["backbone_blocks"] = blocks;
+  m.metadata()["color_mode"] = "rgb";
+  m.metadata()["scale"] = 1.0 / 255;
+}
+
 // The manifest `file` in `dir`: dir may be the model/ folder, the cache root above it, or the
 // manifest itself. Throws a moodnet::Error that says how to fetch the weights.
 inline std::filesystem::path find_manifest(const std::filesystem::path& dir,
@@ -170,10 +211,7 @@ Model<D> mobilenet_v1_backbone(const std::filesystem::path& weights_dir = defaul
   detail::add_mobilenet_v1(m, w, last_block, &blocks);
   if (global_pool) m.add(GlobalAveragePooling2D<D>("global_average_pooling2d"));
   m.set_trainable(false);
-  m.metadata()["pretrained"] = std::string(pretrained_package) + " ssd_mobilenetv1_model";
-  m.metadata()["backbone_blocks"] = blocks;
-  m.metadata()["color_mode"] = "rgb";
-  m.metadata()["scale"] = 1.0 / 255;
+  detail::describe_pretrained(m, "ssd_mobilenetv1_model", blocks);
   return m;
 }
 
@@ -289,10 +327,7 @@ Model<D> face_expression_net(const std::filesystem::path& weights_dir = default_
     m.metadata()["class_names"] = face_expression_classes();
   }
   m.set_trainable(false);
-  m.metadata()["pretrained"] = std::string(pretrained_package) + " face_expression_model";
-  m.metadata()["backbone_blocks"] = blocks;
-  m.metadata()["color_mode"] = "rgb";
-  m.metadata()["scale"] = 1.0 / 255;
+  detail::describe_pretrained(m, "face_expression_model", blocks);
   return m;
 }
 
@@ -324,10 +359,7 @@ Model<D> seed000_transfer(const std::filesystem::path& weights_dir = default_pre
   m.set_trainable(false);
   m.add(Flatten<D>());
   detail::transfer_head(m);
-  m.metadata()["pretrained"] = std::string(pretrained_package) + " ssd_mobilenetv1_model";
-  m.metadata()["backbone_blocks"] = blocks;
-  m.metadata()["color_mode"] = "rgb";
-  m.metadata()["scale"] = 1.0 / 255;
+  detail::describe_pretrained(m, "ssd_mobilenetv1_model", blocks);
   return m;
 }
 
@@ -346,10 +378,7 @@ Model<D> face_expression_transfer(
   detail::add_face_expression_features(m, w, &blocks);
   m.set_trainable(false);
   detail::transfer_head(m);
-  m.metadata()["pretrained"] = std::string(pretrained_package) + " face_expression_model";
-  m.metadata()["backbone_blocks"] = blocks;
-  m.metadata()["color_mode"] = "rgb";
-  m.metadata()["scale"] = 1.0 / 255;
+  detail::describe_pretrained(m, "face_expression_model", blocks);
   return m;
 }
 
