@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 #include <moodnet/moodnet.hpp>
+#include <nlohmann/json.hpp>  // reads the headers moodnet writes with an independent parser
 #include <random>
 
 #if defined(__unix__) || defined(__APPLE__)

@@ -68,7 +68,7 @@ class SpyLayer : public LayerBase<Cpu, SpyLayer> {
     dx[0]->resize(x[0]->shape());
     std::copy(dy.data(), dy.data() + dy.size(), dx[0]->data());
   }
-  nlohmann::json config() const override { return nlohmann::json::object(); }
+  Value config() const override { return Value::object(); }
 };
 
 bool pretrained_present() {
@@ -187,8 +187,8 @@ TEST_CASE("transfer: unfreeze_last_blocks makes exactly those blocks' convolutio
   Model<Cpu> m = small_transfer_model(2);
   REQUIRE_THROWS_WITH(unfreeze_last_blocks(m, 1),
                       Catch::Contains("has no pretrained backbone blocks"));
-  m.metadata()["backbone_blocks"] = nlohmann::json::array(
-      {nlohmann::json::array({"conv2d"}), nlohmann::json::array({"max_pooling2d"})});
+  m.metadata()["backbone_blocks"] =
+      Value::array({Value::array({"conv2d"}), Value::array({"max_pooling2d"})});
   REQUIRE_THROWS_WITH(unfreeze_last_blocks(m, 3),
                       Catch::Contains("has 2 backbone blocks, cannot unfreeze 3"));
   CHECK(unfreeze_last_blocks(m, 1).empty());  // pooling: nothing to train

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <moodnet/io/json.hpp>
 #include <moodnet/moodnet.hpp>
 #include <optional>
 

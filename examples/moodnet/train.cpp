@@ -284,7 +284,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
     const ClassifierEvaluation e = evaluate_classifier(model, *test, folder.class_names);
     std::cout << "\ntest set (" << e.report.n << " images)\n" << e.report.to_string();
     std::printf("ROC AUC %.3f\n", e.auc);
-    result.update(e.report.to_json());
+    result.update(nlohmann::json(e.report.to_json()));
     result["auc"] = e.auc;
     if (!a.report.empty()) {
       const CliReport::Settings run = {

@@ -141,7 +141,7 @@ int run_tune(const TuneArgs& a) {
   const Trial& b = trials[static_cast<size_t>(best - 1)];
   set_image_metadata(*best_model, folder.class_names, input.color);
   best_model->metadata()["arch"] = "seed004-attempt4";
-  best_model->metadata()["tune"] = b.to_json();
+  best_model->metadata()["tune"] = b.to_json().get<Value>();
   save_model(*best_model, a.out);
   std::printf(
       "best: trial %d (conv1 %lld, conv2 %lld, dense %lld, lr %.0e), val_accuracy %.4f; "

@@ -38,8 +38,8 @@
 
 // Model files: the JSON architecture and the tensors.
 #define MOODNET_MODEL_FILE_TEMPLATES(PREFIX, D)                                                  \
-  PREFIX nlohmann::json architecture_json<D>(const Model<D>&);                                   \
-  PREFIX Model<D> model_from_architecture<D>(const nlohmann::json&);                             \
+  PREFIX Value architecture_json<D>(const Model<D>&);                                            \
+  PREFIX Model<D> model_from_architecture<D>(const Value&);                                      \
   PREFIX void save_model<D>(const Model<D>&, const std::filesystem::path&, const Optimizer<D>*); \
   PREFIX LoadedModel<D> load_model_file<D>(const std::filesystem::path&);                        \
   PREFIX Model<D> load_model<D>(const std::filesystem::path&);
@@ -53,8 +53,7 @@
   PREFIX class SGD<D>;                                                                          \
   PREFIX class RMSprop<D>;                                                                      \
   PREFIX class Adam<D>;                                                                         \
-  PREFIX std::unique_ptr<Optimizer<D>> make_optimizer<D>(const std::string&,                    \
-                                                         const nlohmann::json&);                \
+  PREFIX std::unique_ptr<Optimizer<D>> make_optimizer<D>(const std::string&, const Value&);     \
   PREFIX class Callback<D>;                                                                     \
   PREFIX class EarlyStopping<D>;                                                                \
   PREFIX class ReduceLROnPlateau<D>;                                                            \

@@ -23,7 +23,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <string>
@@ -158,7 +157,7 @@ void save_impl(const Model<D>& model, const std::filesystem::path& path,
                const Optimizer<D>* optimizer) {
   namespace fs = std::filesystem;
   MOODNET_CHECK(model.num_layers() > 0, "the model has no layers");
-  nlohmann::json header;
+  Value header = Value::object();
   header["format"] = "moodnet-model";
   header["writer"] = std::string("moodnet ") + version_string();
   header["architecture"] = architecture_json(model);
@@ -166,19 +165,19 @@ void save_impl(const Model<D>& model, const std::filesystem::path& path,
   std::vector<PendingTensor<D>> pending;
   uint64_t offset = 0;
   auto entry = [&](const Tensor<D>& t) {
-    nlohmann::json e = {{"shape", t.shape().dims()}, {"dtype", "f32"}, {"offset", offset}};
+    Value e = {{"shape", t.shape().dims()}, {"dtype", "f32"}, {"offset", offset}};
     pending.push_back({&t, offset});
     offset = align_up(offset + static_cast<uint64_t>(t.size()) * 4);
     return e;
   };
   std::set<std::string> names;
-  nlohmann::json tensors = nlohmann::json::array();
+  Value tensors = Value::array();
   for (size_t i = 0; i < model.num_layers(); ++i) {
     const Layer<D>& l = model.layer(i);
     MOODNET_CHECK(!l.name().empty() && names.insert(l.name()).second, "two layers are named '",
                   l.name(), "'; layer names must be unique and non-empty");
     for (const auto* p : l.parameters()) {
-      nlohmann::json e = entry(p->value);
+      Value e = entry(p->value);
       e["name"] = param_key(l, *p);
       tensors.push_back(std::move(e));
     }
@@ -192,21 +191,21 @@ void save_impl(const Model<D>& model, const std::filesystem::path& path,
     MOODNET_CHECK(slots.empty() || slots.size() == params.size(), "the optimizer holds state for ",
                   slots.size(), " parameters but the model has ", params.size(),
                   " trainable ones (was it used with another model?)");
-    nlohmann::json slot_entries = nlohmann::json::array();
+    Value slot_entries = Value::array();
     for (size_t i = 0; i < slots.size(); ++i)
       for (size_t k = 0; k < slots[i].size(); ++k) {
         MOODNET_CHECK(slots[i][k].shape() == params[i].second->value.shape(), "optimizer slot ", k,
                       " of '", params[i].first, "' has shape ", slots[i][k].shape().to_string(),
                       " but the parameter has ", params[i].second->value.shape().to_string());
-        nlohmann::json e = entry(slots[i][k]);
+        Value e = entry(slots[i][k]);
         e["param"] = params[i].first;
         e["slot"] = k;
         slot_entries.push_back(std::move(e));
       }
-    header["optimizer"] = {{"name", optimizer->name()},
-                           {"config", optimizer->config()},
-                           {"iterations", optimizer->iterations()},
-                           {"slots", std::move(slot_entries)}};
+    header["optimizer"] = Value{{"name", optimizer->name()},
+                                {"config", optimizer->config()},
+                                {"iterations", optimizer->iterations()},
+                                {"slots", std::move(slot_entries)}};
   }
   header["data_bytes"] = offset;
 
@@ -259,8 +258,8 @@ struct TensorRef {
   const unsigned char* data = nullptr;
 };
 
-inline TensorRef tensor_ref(const nlohmann::json& e, const std::string& what,
-                            const unsigned char* data, uint64_t data_bytes) {
+inline TensorRef tensor_ref(const Value& e, const std::string& what, const unsigned char* data,
+                            uint64_t data_bytes) {
   MOODNET_CHECK(e.is_object(), what, ": tensor entry is not an object");
   const std::string dtype = e.at("dtype").get<std::string>();
   MOODNET_CHECK(dtype == "f32", what, ": unsupported dtype '", dtype, "' (expected f32)");
@@ -329,18 +328,19 @@ LoadedModel<D> load_impl(const std::filesystem::path& path) {
                     header_len <= size - preamble_bytes - checksum_bytes,
                 "truncated: ", size, " bytes cannot hold the ", header_len, "-byte header");
   const bool checksum_ok = fnv1a64(b, size - checksum_bytes) == get_le<uint64_t>(b + size - 8);
-  nlohmann::json header;
+  Value header;
   try {
-    header = nlohmann::json::parse(b + preamble_bytes, b + preamble_bytes + header_len);
+    header = Value::parse(std::string_view(reinterpret_cast<const char*>(b) + preamble_bytes,
+                                           static_cast<size_t>(header_len)));
     MOODNET_CHECK(header.is_object(), "the header is not a JSON object");
   } catch (const std::exception& e) {
     MOODNET_CHECK(checksum_ok, "corrupt: checksum mismatch");
     MOODNET_FAIL("bad JSON header: ", e.what());
   }
-  const nlohmann::json& db =
-      header.contains("data_bytes") ? header["data_bytes"] : nlohmann::json();
-  MOODNET_CHECK(db.is_number_unsigned() || checksum_ok, "corrupt: checksum mismatch");
-  MOODNET_CHECK(db.is_number_unsigned(), "bad JSON header: no 'data_bytes'");
+  const Value db = header.contains("data_bytes") ? header["data_bytes"] : Value();
+  const bool db_ok = db.is_integer() && db.is_unsigned();
+  MOODNET_CHECK(db_ok || checksum_ok, "corrupt: checksum mismatch");
+  MOODNET_CHECK(db_ok, "bad JSON header: no 'data_bytes'");
   const uint64_t data_bytes = db.get<uint64_t>();
   const uint64_t data_start = preamble_bytes + header_len;
   MOODNET_CHECK(data_bytes <= size - data_start - checksum_bytes, "truncated: ", size,
@@ -354,7 +354,7 @@ LoadedModel<D> load_impl(const std::filesystem::path& path) {
 
   LoadedModel<D> out{model_from_architecture<D>(header.at("architecture")), nullptr};
   std::map<std::string, TensorRef> table;
-  for (const nlohmann::json& e : header.at("tensors")) {
+  for (const Value& e : header.at("tensors")) {
     const std::string name = e.at("name").get<std::string>();
     MOODNET_CHECK(!table.count(name), "tensor '", name, "' appears twice");
     table[name] = tensor_ref(e, "tensor '" + name + "'", data, data_bytes);
@@ -373,7 +373,7 @@ LoadedModel<D> load_impl(const std::filesystem::path& path) {
                 "' belongs to no layer of the architecture");
 
   if (!header.contains("optimizer")) return out;
-  const nlohmann::json& o = header["optimizer"];
+  const Value& o = header["optimizer"];
   out.optimizer = make_optimizer<D>(o.at("name").get<std::string>(), o.at("config"));
   const auto iterations = o.at("iterations").get<int64_t>();
   MOODNET_CHECK(iterations >= 0, "optimizer: negative iteration count ", iterations);
@@ -384,7 +384,7 @@ LoadedModel<D> load_impl(const std::filesystem::path& path) {
   for (size_t i = 0; i < keys.size(); ++i) index[keys[i].first] = i;
   std::vector<std::vector<Tensor<D>>> slots(params.size());
   size_t count = 0;
-  for (const nlohmann::json& e : o.at("slots")) {
+  for (const Value& e : o.at("slots")) {
     const std::string key = e.at("param").get<std::string>();
     const auto k = e.at("slot").get<size_t>();
     const std::string what = "optimizer slot " + std::to_string(k) + " of '" + key + "'";

@@ -30,8 +30,8 @@ class ActivationLayer : public LayerBase<D, Derived> {
   }
   Activation activation() const override { return A; }
   const Tensor<D>* preactivation() const override { return act_.logits(); }
-  nlohmann::json config() const override { return nlohmann::json::object(); }
-  static Derived from_config(const nlohmann::json&) { return Derived(); }
+  Value config() const override { return Value::object(); }
+  static Derived from_config(const Value&) { return Derived(); }
 
  protected:
   OutputActivation<D> act_;
@@ -95,10 +95,8 @@ class Dropout : public LayerBase<D, Dropout<D>> {
   // The model sets a distinct stream per layer so two Dropout layers never share a mask.
   void set_stream(uint64_t s) { stream_ = s; }
   uint64_t stream() const { return stream_; }
-  nlohmann::json config() const override { return {{"rate", rate_}}; }
-  static Dropout from_config(const nlohmann::json& j) {
-    return Dropout(j.at("rate").get<double>());
-  }
+  Value config() const override { return {{"rate", rate_}}; }
+  static Dropout from_config(const Value& j) { return Dropout(j.at("rate").get<double>()); }
 
  private:
   double rate_;
@@ -127,8 +125,8 @@ class Rescaling : public LayerBase<D, Rescaling<D>> {
     dx[0]->resize(x[0]->shape());
     ops<D>::scale_shift(dy.size(), T(scale_), T(0), dy.data(), dx[0]->data());
   }
-  nlohmann::json config() const override { return {{"scale", scale_}, {"offset", offset_}}; }
-  static Rescaling from_config(const nlohmann::json& j) {
+  Value config() const override { return {{"scale", scale_}, {"offset", offset_}}; }
+  static Rescaling from_config(const Value& j) {
     return Rescaling(j.at("scale").get<double>(), j.value("offset", 0.0));
   }
 
@@ -164,8 +162,8 @@ class Add : public LayerBase<D, Add<D>> {
         ops<D>::copy(dy.size(), dy.data(), dx[i]->data());
       }
   }
-  nlohmann::json config() const override { return nlohmann::json::object(); }
-  static Add from_config(const nlohmann::json&) { return Add(); }
+  Value config() const override { return Value::object(); }
+  static Add from_config(const Value&) { return Add(); }
 };
 
 }  // namespace moodnet

@@ -13,9 +13,9 @@ struct Size2 {
   Size2() = default;
   Size2(int64_t s) : h(s), w(s) {}  // NOLINT: implicit on purpose, as Keras' int-or-tuple
   Size2(int64_t hh, int64_t ww) : h(hh), w(ww) {}
-  nlohmann::json to_json() const { return nlohmann::json::array({h, w}); }
-  static Size2 from_json(const nlohmann::json& j) {
-    if (j.is_number_integer()) return Size2(j.get<int64_t>());
+  Value to_value() const { return Value::array({h, w}); }
+  static Size2 from_value(const Value& j) {
+    if (j.is_integer()) return Size2(j.get<int64_t>());
     return Size2(j.at(0).get<int64_t>(), j.at(1).get<int64_t>());
   }
 };

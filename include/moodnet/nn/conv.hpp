@@ -62,20 +62,20 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
   Activation activation() const override { return opt_.activation; }
   const Tensor<D>* preactivation() const override { return act_.logits(); }
 
-  nlohmann::json config() const override {
+  Value config() const override {
     return {{"filters", opt_.filters},
-            {"kernel_size", opt_.kernel_size.to_json()},
-            {"strides", opt_.strides.to_json()},
+            {"kernel_size", opt_.kernel_size.to_value()},
+            {"strides", opt_.strides.to_value()},
             {"padding", to_string(opt_.padding)},
             {"activation", to_string(opt_.activation)},
             {"use_bias", opt_.use_bias},
             {"l2", opt_.l2}};
   }
-  static Conv2D from_config(const nlohmann::json& j) {
+  static Conv2D from_config(const Value& j) {
     Conv2DOptions o;
     o.filters = j.at("filters").get<int64_t>();
-    o.kernel_size = Size2::from_json(j.at("kernel_size"));
-    o.strides = Size2::from_json(j.at("strides"));
+    o.kernel_size = Size2::from_value(j.at("kernel_size"));
+    o.strides = Size2::from_value(j.at("strides"));
     o.padding = padding_from_string(j.at("padding").get<std::string>());
     o.activation = activation_from_string(j.at("activation").get<std::string>());
     o.use_bias = j.at("use_bias").get<bool>();
@@ -178,19 +178,19 @@ class DepthwiseConv2D : public LayerBase<D, DepthwiseConv2D<D>> {
   Activation activation() const override { return opt_.activation; }
   const Tensor<D>* preactivation() const override { return act_.logits(); }
 
-  nlohmann::json config() const override {
-    return {{"kernel_size", opt_.kernel_size.to_json()},
-            {"strides", opt_.strides.to_json()},
+  Value config() const override {
+    return {{"kernel_size", opt_.kernel_size.to_value()},
+            {"strides", opt_.strides.to_value()},
             {"padding", to_string(opt_.padding)},
             {"depth_multiplier", opt_.depth_multiplier},
             {"activation", to_string(opt_.activation)},
             {"use_bias", opt_.use_bias},
             {"l2", opt_.l2}};
   }
-  static DepthwiseConv2D from_config(const nlohmann::json& j) {
+  static DepthwiseConv2D from_config(const Value& j) {
     DepthwiseConv2DOptions o;
-    o.kernel_size = Size2::from_json(j.at("kernel_size"));
-    o.strides = Size2::from_json(j.at("strides"));
+    o.kernel_size = Size2::from_value(j.at("kernel_size"));
+    o.strides = Size2::from_value(j.at("strides"));
     o.padding = padding_from_string(j.at("padding").get<std::string>());
     o.depth_multiplier = j.at("depth_multiplier").get<int64_t>();
     o.activation = activation_from_string(j.at("activation").get<std::string>());
@@ -291,21 +291,21 @@ class SeparableConv2D : public LayerBase<D, SeparableConv2D<D>> {
   Activation activation() const override { return opt_.activation; }
   const Tensor<D>* preactivation() const override { return act_.logits(); }
 
-  nlohmann::json config() const override {
+  Value config() const override {
     return {{"filters", opt_.filters},
-            {"kernel_size", opt_.kernel_size.to_json()},
-            {"strides", opt_.strides.to_json()},
+            {"kernel_size", opt_.kernel_size.to_value()},
+            {"strides", opt_.strides.to_value()},
             {"padding", to_string(opt_.padding)},
             {"depth_multiplier", opt_.depth_multiplier},
             {"activation", to_string(opt_.activation)},
             {"use_bias", opt_.use_bias},
             {"l2", opt_.l2}};
   }
-  static SeparableConv2D from_config(const nlohmann::json& j) {
+  static SeparableConv2D from_config(const Value& j) {
     SeparableConv2DOptions o;
     o.filters = j.at("filters").get<int64_t>();
-    o.kernel_size = Size2::from_json(j.at("kernel_size"));
-    o.strides = Size2::from_json(j.at("strides"));
+    o.kernel_size = Size2::from_value(j.at("kernel_size"));
+    o.strides = Size2::from_value(j.at("strides"));
     o.padding = padding_from_string(j.at("padding").get<std::string>());
     o.depth_multiplier = j.at("depth_multiplier").get<int64_t>();
     o.activation = activation_from_string(j.at("activation").get<std::string>());

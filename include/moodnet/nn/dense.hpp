@@ -62,13 +62,13 @@ class Dense : public LayerBase<D, Dense<D>> {
   Activation activation() const override { return opt_.activation; }
   const Tensor<D>* preactivation() const override { return act_.logits(); }
 
-  nlohmann::json config() const override {
+  Value config() const override {
     return {{"units", opt_.units},
             {"activation", to_string(opt_.activation)},
             {"use_bias", opt_.use_bias},
             {"l2", opt_.l2}};
   }
-  static Dense from_config(const nlohmann::json& j) {
+  static Dense from_config(const Value& j) {
     DenseOptions o;
     o.units = j.at("units").get<int64_t>();
     o.activation = activation_from_string(j.at("activation").get<std::string>());
@@ -118,8 +118,8 @@ class Flatten : public LayerBase<D, Flatten<D>> {
     dx[0]->resize(x[0]->shape());
     ops<D>::copy(dy.size(), dy.data(), dx[0]->data());
   }
-  nlohmann::json config() const override { return nlohmann::json::object(); }
-  static Flatten from_config(const nlohmann::json&) { return Flatten(); }
+  Value config() const override { return Value::object(); }
+  static Flatten from_config(const Value&) { return Flatten(); }
 };
 
 }  // namespace moodnet

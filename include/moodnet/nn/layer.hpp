@@ -6,13 +6,13 @@
 #pragma once
 
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "../core/init.hpp"
 #include "../core/tensor.hpp"
+#include "../core/value.hpp"
 #include "../kernels/contract.hpp"
 
 namespace moodnet {
@@ -93,7 +93,7 @@ class Layer {
   void set_trainable(bool t) { trainable_ = t; }
 
   // Keras-style configuration, enough to rebuild the layer (model files).
-  virtual nlohmann::json config() const = 0;
+  virtual Value config() const = 0;
 
   virtual std::unique_ptr<Layer> clone() const = 0;
 

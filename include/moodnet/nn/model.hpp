@@ -133,8 +133,8 @@ class Model {
   }
   uint64_t seed() const { return seed_; }
   // Free-form facts saved with the model (class names, colour mode, input scaling...).
-  nlohmann::json& metadata() { return metadata_; }
-  const nlohmann::json& metadata() const { return metadata_; }
+  Value& metadata() { return metadata_; }
+  const Value& metadata() const { return metadata_; }
   const std::string& name() const { return name_; }
   void set_name(std::string n) { name_ = std::move(n); }
 
@@ -381,7 +381,7 @@ class Model {
   std::string name_;
   std::vector<Node> nodes_;
   std::unordered_map<std::string, int> name_counts_;
-  nlohmann::json metadata_ = nlohmann::json::object();
+  Value metadata_ = Value::object();
   const Tensor<D>* input_ = nullptr;
   std::vector<const Tensor<D>*> ins_;
   std::vector<Tensor<D>*> dx_;

@@ -83,10 +83,8 @@ class BatchNormalization : public LayerBase<D, BatchNormalization<D>> {
                                 scratch_.data());
   }
 
-  nlohmann::json config() const override {
-    return {{"momentum", opt_.momentum}, {"epsilon", opt_.epsilon}};
-  }
-  static BatchNormalization from_config(const nlohmann::json& j) {
+  Value config() const override { return {{"momentum", opt_.momentum}, {"epsilon", opt_.epsilon}}; }
+  static BatchNormalization from_config(const Value& j) {
     BatchNormalizationOptions o;
     o.momentum = j.at("momentum").get<double>();
     o.epsilon = j.at("epsilon").get<double>();

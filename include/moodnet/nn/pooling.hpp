@@ -48,15 +48,15 @@ class Pooling2D : public LayerBase<D, Derived> {
     else
       ops<D>::avg_pool2d_backward(p, dy.data(), dx[0]->data());
   }
-  nlohmann::json config() const override {
-    return {{"pool_size", opt_.pool_size.to_json()},
-            {"strides", opt_.strides.to_json()},
+  Value config() const override {
+    return {{"pool_size", opt_.pool_size.to_value()},
+            {"strides", opt_.strides.to_value()},
             {"padding", to_string(opt_.padding)}};
   }
-  static Derived from_config(const nlohmann::json& j) {
+  static Derived from_config(const Value& j) {
     Pooling2DOptions o;
-    o.pool_size = Size2::from_json(j.at("pool_size"));
-    o.strides = Size2::from_json(j.at("strides"));
+    o.pool_size = Size2::from_value(j.at("pool_size"));
+    o.strides = Size2::from_value(j.at("strides"));
     o.padding = padding_from_string(j.at("padding").get<std::string>());
     return Derived(o);
   }
@@ -107,10 +107,8 @@ class GlobalAveragePooling2D : public LayerBase<D, GlobalAveragePooling2D<D>> {
     ops<D>::global_avg_pool_backward(in.dim(0), in.dim(1) * in.dim(2), in.dim(3), dy.data(),
                                      dx[0]->data());
   }
-  nlohmann::json config() const override { return nlohmann::json::object(); }
-  static GlobalAveragePooling2D from_config(const nlohmann::json&) {
-    return GlobalAveragePooling2D();
-  }
+  Value config() const override { return Value::object(); }
+  static GlobalAveragePooling2D from_config(const Value&) { return GlobalAveragePooling2D(); }
 };
 
 }  // namespace moodnet

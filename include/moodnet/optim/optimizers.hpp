@@ -9,7 +9,6 @@
 
 #include <cmath>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -23,7 +22,7 @@ class Optimizer {
   using T = typename D::value_type;
   virtual ~Optimizer() = default;
   virtual std::string name() const = 0;
-  virtual nlohmann::json config() const = 0;
+  virtual Value config() const = 0;
   virtual std::unique_ptr<Optimizer> clone() const = 0;
 
   double learning_rate() const { return lr_; }
@@ -75,7 +74,7 @@ class SGD : public Optimizer<D> {
   using T = typename D::value_type;
   explicit SGD(SGDOptions o = {}) : Optimizer<D>(o.learning_rate), o_(o) {}
   std::string name() const override { return "SGD"; }
-  nlohmann::json config() const override {
+  Value config() const override {
     return {{"learning_rate", this->lr_}, {"momentum", o_.momentum}, {"nesterov", o_.nesterov}};
   }
   std::unique_ptr<Optimizer<D>> clone() const override { return std::make_unique<SGD>(*this); }
@@ -101,7 +100,7 @@ class RMSprop : public Optimizer<D> {
   using T = typename D::value_type;
   explicit RMSprop(RMSpropOptions o = {}) : Optimizer<D>(o.learning_rate), o_(o) {}
   std::string name() const override { return "RMSprop"; }
-  nlohmann::json config() const override {
+  Value config() const override {
     return {{"learning_rate", this->lr_}, {"rho", o_.rho}, {"epsilon", o_.epsilon}};
   }
   std::unique_ptr<Optimizer<D>> clone() const override { return std::make_unique<RMSprop>(*this); }
@@ -128,7 +127,7 @@ class Adam : public Optimizer<D> {
   using T = typename D::value_type;
   explicit Adam(AdamOptions o = {}) : Optimizer<D>(o.learning_rate), o_(o) {}
   std::string name() const override { return "Adam"; }
-  nlohmann::json config() const override {
+  Value config() const override {
     return {{"learning_rate", this->lr_},
             {"beta_1", o_.beta_1},
             {"beta_2", o_.beta_2},
@@ -153,7 +152,7 @@ class Adam : public Optimizer<D> {
 // Builds an optimizer from its name and config (model files, command lines).
 template <class D>
 std::unique_ptr<Optimizer<D>> make_optimizer(const std::string& name,
-                                             const nlohmann::json& cfg = {}) {
+                                             const Value& cfg = Value::object()) {
   auto get = [&](const char* k, double def) { return cfg.is_object() ? cfg.value(k, def) : def; };
   if (name == "adam" || name == "Adam")
     return std::make_unique<Adam<D>>(AdamOptions{get("learning_rate", 1e-3), get("beta_1", 0.9),

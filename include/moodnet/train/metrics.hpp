@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "../config.hpp"
+#include "../core/value.hpp"
 
 namespace moodnet {
 
@@ -21,8 +21,9 @@ struct ClassificationReport {
   double accuracy = 0;
   int64_t n = 0;
 
-  nlohmann::json to_json() const {
-    nlohmann::json j;
+  // {"accuracy", "n_test", "confusion", and per class name "precision", "recall", "f1", "support"}.
+  Value to_json() const {
+    Value j = Value::object();
     j["accuracy"] = accuracy;
     j["n_test"] = n;
     j["confusion"] = confusion;

@@ -14,7 +14,6 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <set>
@@ -25,6 +24,7 @@
 
 #include "../config.hpp"
 #include "../data/image_dataset.hpp"
+#include "../io/json.hpp"
 #include "fit.hpp"
 #include "metrics.hpp"
 #include "report_draw.hpp"

@@ -192,7 +192,7 @@ History fit_cached(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, D
 template <class D>
 std::vector<std::string> unfreeze_last_blocks(Model<D>& m, int k,
                                               double lr_factor = fine_tune_lr_factor) {
-  const nlohmann::json& meta = m.metadata();
+  const Value& meta = m.metadata();
   MOODNET_CHECK(meta.contains("backbone_blocks") && meta["backbone_blocks"].is_array(),
                 "fine-tuning: model '", m.name(),
                 "' has no pretrained backbone blocks (metadata backbone_blocks)");
