@@ -391,6 +391,20 @@ TEST_CASE("model_file: damaged files give errors naming the file and the problem
     });
     REQUIRE_THROWS_WITH(load_bad(), named && Catch::Contains("'ghost/kernel' belongs to no layer"));
   }
+  SECTION("an architecture far larger than the file (no attempt to allocate it)") {
+    // 2e9 filters would be 72 GB of kernel: the load must fail before allocating any of it.
+    repack(good, bad, [](nlohmann::json& h) {
+      for (auto& l : h["architecture"]["layers"])
+        if (l["name"] == "conv") l["config"]["filters"] = 2'000'000'000;
+    });
+    REQUIRE_THROWS_WITH(load_bad(), named && Catch::Contains("'conv'") &&
+                                        Catch::Contains("more values than the model file holds"));
+    // An input shape whose size does not fit 64 bits.
+    repack(good, bad, [](nlohmann::json& h) {
+      h["architecture"]["input_shape"] = {3037000500, 3037000500, 3};
+    });
+    REQUIRE_THROWS_WITH(load_bad(), named && Catch::Contains("more elements than fit in 64 bits"));
+  }
   SECTION("a tensor outside the data section") {
     repack(good, bad, [](nlohmann::json& h) { h["tensors"][1]["offset"] = h["data_bytes"]; });
     REQUIRE_THROWS_WITH(load_bad(), named && Catch::Contains("outside the data section"));

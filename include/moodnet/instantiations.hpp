@@ -39,7 +39,7 @@
 // Model files: the JSON architecture and the tensors.
 #define MOODNET_MODEL_FILE_TEMPLATES(PREFIX, D)                                                  \
   PREFIX Value architecture_json<D>(const Model<D>&);                                            \
-  PREFIX Model<D> model_from_architecture<D>(const Value&);                                      \
+  PREFIX Model<D> model_from_architecture<D>(const Value&, int64_t);                             \
   PREFIX void save_model<D>(const Model<D>&, const std::filesystem::path&, const Optimizer<D>*); \
   PREFIX LoadedModel<D> load_model_file<D>(const std::filesystem::path&);                        \
   PREFIX Model<D> load_model<D>(const std::filesystem::path&);

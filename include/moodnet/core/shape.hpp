@@ -37,7 +37,9 @@ class Shape {
 
   int64_t num_elements() const {
     int64_t n = 1;
-    for (int i = 0; i < rank_; ++i) n *= dims_[static_cast<size_t>(i)];
+    for (int i = 0; i < rank_; ++i)  // a crafted model file must not make this overflow
+      MOODNET_CHECK(!__builtin_mul_overflow(n, dims_[static_cast<size_t>(i)], &n), "Shape ",
+                    to_string(), " has more elements than fit in 64 bits");
     return n;
   }
   std::vector<int64_t> dims() const { return {dims_.begin(), dims_.begin() + rank_}; }

@@ -106,9 +106,11 @@ Value architecture_json(const Model<D>& model) {
 }
 
 // Rebuilds the model graph from architecture_json(); layer names and trainable flags are kept, the
-// weights are freshly initialised from the saved seed. Throws moodnet::Error naming the layer.
+// weights are freshly initialised from the saved seed. Throws moodnet::Error naming the layer, also
+// when the layers would need more than `max_parameters` weight values (-1: no limit).
 template <class D>
-Model<D> model_from_architecture(const Value& arch) {
+Model<D> model_from_architecture(const Value& arch, int64_t max_parameters = -1) {
+  const detail::ScopedParameterBudget budget(max_parameters);
   MOODNET_CHECK(arch.is_object(), "architecture: expected an object, got ", arch.type_name());
   std::vector<int64_t> dims;
   try {

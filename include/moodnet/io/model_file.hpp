@@ -255,6 +255,7 @@ void save_impl(const Model<D>& model, const std::filesystem::path& path,
 // A validated view of one tensor's bytes.
 struct TensorRef {
   std::vector<int64_t> shape;
+  uint64_t elements = 0;
   const unsigned char* data = nullptr;
 };
 
@@ -274,6 +275,7 @@ inline TensorRef tensor_ref(const Value& e, const std::string& what, const unsig
   MOODNET_CHECK(off % 4 == 0 && off <= data_bytes && n * 4 <= data_bytes - off, what, ": offset ",
                 off, " and size ", n * 4, " lie outside the data section (", data_bytes, " bytes)");
   r.data = data + off;
+  r.elements = n;
   return r;
 }
 
@@ -352,13 +354,18 @@ LoadedModel<D> load_impl(const std::filesystem::path& path) {
                 " unexpected bytes after the data");
   const unsigned char* data = b + data_start;
 
-  LoadedModel<D> out{model_from_architecture<D>(header.at("architecture")), nullptr};
   std::map<std::string, TensorRef> table;
+  int64_t values_in_file = 0;
   for (const Value& e : header.at("tensors")) {
     const std::string name = e.at("name").get<std::string>();
     MOODNET_CHECK(!table.count(name), "tensor '", name, "' appears twice");
     table[name] = tensor_ref(e, "tensor '" + name + "'", data, data_bytes);
+    values_in_file += static_cast<int64_t>(table[name].elements);
   }
+  // A safety net, not the check (that is per tensor, below): the architecture may not ask for
+  // far more weights than the file holds, so a crafted header cannot make us allocate gigabytes.
+  const int64_t budget = values_in_file + std::max<int64_t>(values_in_file, int64_t(1) << 20);
+  LoadedModel<D> out{model_from_architecture<D>(header.at("architecture"), budget), nullptr};
   for (size_t i = 0; i < out.model.num_layers(); ++i) {
     Layer<D>& l = out.model.layer(i);
     for (auto* p : l.parameters()) {

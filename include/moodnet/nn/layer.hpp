@@ -17,6 +17,21 @@
 
 namespace moodnet {
 
+namespace detail {
+// While a model is rebuilt from a file: how many more weight values its layers may allocate (the
+// file holds no more). A damaged or crafted architecture then fails with an Error instead of
+// allocating memory the file could never fill. -1: no limit.
+inline thread_local int64_t parameter_budget = -1;
+
+struct ScopedParameterBudget {
+  int64_t saved = parameter_budget;
+  explicit ScopedParameterBudget(int64_t n) { parameter_budget = n; }
+  ~ScopedParameterBudget() { parameter_budget = saved; }
+  ScopedParameterBudget(const ScopedParameterBudget&) = delete;
+  ScopedParameterBudget& operator=(const ScopedParameterBudget&) = delete;
+};
+}  // namespace detail
+
 template <class D>
 struct Parameter {
   std::string name;          // Keras weight name: kernel, bias, gamma, moving_mean, ...
@@ -111,6 +126,12 @@ class Layer {
 
   Parameter<D>& add_parameter(std::string name, const Shape& shape, Initializer init,
                               bool trainable = true, double l2 = 0) {
+    if (detail::parameter_budget >= 0) {
+      const int64_t n = shape.num_elements();
+      MOODNET_CHECK(n <= detail::parameter_budget, "weight '", name, "' of shape ",
+                    shape.to_string(), " needs far more values than the model file holds");
+      detail::parameter_budget -= n;
+    }
     auto p = std::make_unique<Parameter<D>>();
     p->name = std::move(name);
     p->value.resize(shape);
