@@ -3,6 +3,8 @@
 #include <cstring>
 #include <moodnet/moodnet.hpp>
 #include <numeric>
+#include <set>
+#include <thread>
 
 using namespace moodnet;
 
@@ -44,9 +46,29 @@ Model<Cpu> stripes_cnn(uint64_t seed) {
   return m;
 }
 
-std::vector<float> train_stripes(int threads, History* history, double* test_accuracy) {
+// Delegates to a TensorDataset and records which threads load its batches; can fail on a call.
+struct ProbeDataset : Dataset {
+  TensorDataset& inner;
+  int64_t fail_at_call = -1, calls = 0;
+  std::set<std::thread::id> loader_threads;
+  explicit ProbeDataset(TensorDataset& d) : inner(d) {}
+  int64_t size() const override { return inner.size(); }
+  Shape sample_shape() const override { return inner.sample_shape(); }
+  Shape target_shape() const override { return inner.target_shape(); }
+  void load_batch(std::span<const int64_t> idx, uint64_t epoch, Tensor<Cpu>& x,
+                  Tensor<Cpu>& y) override {
+    loader_threads.insert(std::this_thread::get_id());
+    MOODNET_CHECK(calls++ != fail_at_call, "probe: the disk went away at call ", fail_at_call);
+    inner.load_batch(idx, epoch, x, y);
+  }
+};
+
+std::vector<float> train_stripes(int threads, History* history, double* test_accuracy,
+                                 bool prefetch = true,
+                                 std::set<std::thread::id>* loader_threads = nullptr) {
   set_num_threads(threads);
   TensorDataset train = stripes(512, 1), test = stripes(256, 2);
+  ProbeDataset probed(train);
   Model<Cpu> model = stripes_cnn(42);
   Adam<Cpu> adam({.learning_rate = 3e-3});
   FitOptions opt;
@@ -54,7 +76,9 @@ std::vector<float> train_stripes(int threads, History* history, double* test_acc
   opt.batch_size = 32;
   opt.seed = 3;
   opt.verbose = 0;
-  History h = fit(model, adam, Loss::binary_crossentropy(), train, opt);
+  opt.prefetch = prefetch;
+  History h = fit(model, adam, Loss::binary_crossentropy(), probed, opt);
+  if (loader_threads) *loader_threads = probed.loader_threads;
   if (history) *history = h;
   if (test_accuracy) *test_accuracy = evaluate(model, Loss::binary_crossentropy(), test).accuracy;
   std::vector<float> weights;
@@ -82,6 +106,43 @@ TEST_CASE("training: same seed gives bitwise-identical weights with 1 and 2 thre
   const std::vector<float> w2 = train_stripes(2, nullptr, nullptr);
   REQUIRE(w1.size() == w2.size());
   CHECK(std::memcmp(w1.data(), w2.data(), w1.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("training: prefetching batches on a worker thread changes nothing but the thread",
+          "[training]") {
+  std::set<std::thread::id> with, without;
+  const std::vector<float> w_pre = train_stripes(2, nullptr, nullptr, true, &with);
+  const std::vector<float> w_plain = train_stripes(2, nullptr, nullptr, false, &without);
+  REQUIRE(w_pre.size() == w_plain.size());
+  CHECK(std::memcmp(w_pre.data(), w_plain.data(), w_pre.size() * sizeof(float)) == 0);
+  // Without prefetching this thread loads every batch; with it, only other threads do (one
+  // worker per epoch).
+  CHECK(without == std::set<std::thread::id>{std::this_thread::get_id()});
+  CHECK(with.count(std::this_thread::get_id()) == 0);
+  CHECK(!with.empty());
+
+  // A loader error reaches the caller with its message, and an interrupted epoch does not hang.
+  TensorDataset data = stripes(256, 1);
+  ProbeDataset failing(data);
+  failing.fail_at_call = 3;
+  Model<Cpu> model = stripes_cnn(42);
+  Adam<Cpu> adam;
+  FitOptions opt;
+  opt.epochs = 2;
+  opt.batch_size = 32;
+  opt.verbose = 0;
+  REQUIRE_THROWS_WITH(fit(model, adam, Loss::binary_crossentropy(), failing, opt),
+                      Catch::Contains("probe: the disk went away at call 3"));
+  std::atomic<bool> stop{false};
+  int batches_seen = 0;
+  opt.stop_requested = &stop;
+  opt.on_batch = [&](int, int64_t, int64_t, const Logs&) {
+    if (++batches_seen == 2) stop = true;
+  };
+  ProbeDataset fine(data);
+  const History h = fit(model, adam, Loss::binary_crossentropy(), fine, opt);
+  CHECK(batches_seen == 2);
+  CHECK(h.epochs() == 1);
 }
 
 #if MOODNET_SIMD_X86

@@ -232,6 +232,7 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   opt.seed = a.seed;
   opt.validation = val.size() > 0 ? &val : nullptr;
   opt.stop_requested = &stop_requested;
+  opt.prefetch = a.prefetch;
   const Loss loss = Loss::binary_crossentropy();
   if (augmentation.enabled()) std::cout << "augmentation: " << to_string(augmentation) << "\n";
   // Without --early-stopping: run every epoch; with --keep best, keep the best validation

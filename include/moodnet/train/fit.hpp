@@ -21,6 +21,7 @@
 #include "callbacks.hpp"
 #include "dataset.hpp"
 #include "metrics.hpp"
+#include "prefetch.hpp"
 
 namespace moodnet {
 
@@ -56,6 +57,11 @@ struct FitOptions {
   const std::atomic<bool>* stop_requested = nullptr;  // e.g. set by a SIGINT handler
   // Called after every batch with (batch index, batches per epoch, running logs).
   std::function<void(int, int64_t, int64_t, const Logs&)> on_batch{};
+  // Load the next training batch on a background thread while this one trains
+  // (BatchPrefetcher); the result is bitwise the same either way. Workers: its OpenMP threads,
+  // 0 = as many as training uses.
+  bool prefetch = true;
+  int prefetch_workers = 0;
 };
 
 struct Evaluation {
@@ -216,10 +222,19 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
     bool interrupted = false;
     std::optional<detail::ProgressBar> bar;
     if (opt.verbose == 1 && opt.log && detail::is_terminal(opt.log)) bar.emplace(*opt.log, batches);
+    std::optional<BatchPrefetcher> prefetcher;
+    if (opt.prefetch)
+      prefetcher.emplace(train, std::span<const int64_t>(order), opt.batch_size,
+                         static_cast<uint64_t>(epoch), opt.prefetch_workers,
+                         std::is_same_v<D, Cpu>);
     for (int64_t b = 0; b < batches; ++b) {
       const int64_t b0 = b * opt.batch_size, b1 = std::min(n, b0 + opt.batch_size);
-      std::span<const int64_t> idx(order.data() + b0, static_cast<size_t>(b1 - b0));
-      train.load_batch(idx, static_cast<uint64_t>(epoch), xh, yh);
+      if (prefetcher) {
+        prefetcher->next(xh, yh);
+      } else {
+        std::span<const int64_t> idx(order.data() + b0, static_cast<size_t>(b1 - b0));
+        train.load_batch(idx, static_cast<uint64_t>(epoch), xh, yh);
+      }
       const Tensor<D>& x = detail::on_device<D>(xh, xs);
       const Tensor<D>& y = detail::on_device<D>(yh, ys);
       const Tensor<D>& out = model.forward(x, TrainStep{opt.seed, step++});
@@ -240,6 +255,7 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
         break;
       }
     }
+    prefetcher.reset();  // joined before anything else touches the datasets
     Logs logs{{"loss", loss_sum / double(seen)}, {"accuracy", double(correct) / double(seen)}};
     if (opt.validation && !interrupted) {
       const Evaluation v = evaluate(model, loss, *opt.validation, opt.batch_size);
