@@ -265,9 +265,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("# moodnet (%s) vs oneDNN %d.%d, %d thread(s), median of %d runs each, N = 32\n",
-              moodnet::cpu::to_string(moodnet::cpu::active_isa()), dnnl_version()->major,
-              dnnl_version()->minor, omp_get_max_threads(), reps);
+  std::printf(
+      "# moodnet (%s) vs oneDNN %d.%d, %d thread(s), median of %d runs each, N = 32 (fer*: 64)\n",
+      moodnet::cpu::to_string(moodnet::cpu::active_isa()), dnnl_version()->major,
+      dnnl_version()->minor, omp_get_max_threads(), reps);
   std::printf("%-6s %-17s %8s %14s %13s %7s %12s\n", "shape", "pass", "threads", "moodnet GF/s",
               "oneDNN GF/s", "ratio", "max_rel_err");
   for (const Row& r : rows)

@@ -1,5 +1,6 @@
 // The convolution shapes the benchmarks and the oneDNN comparison time (N = 32, 3x3, stride 1,
-// except the 1x1 pointwise one), and deterministic test data for them.
+// except the 1x1 pointwise one; the fer* shapes are fer-cnn's six convolutions at its batch of
+// 64), and deterministic test data for them.
 #pragma once
 
 #include <cstdint>
@@ -14,13 +15,14 @@ struct ConvShape {
   int64_t h, w, c, f, k;
   Padding padding;
   bool depthwise = false;
+  int64_t batch = 32;
 
-  ConvGeometry geometry(int64_t n = 32) const {
-    return ConvGeometry::make(n, h, w, c, k, k, 1, 1, depthwise ? c : f, padding);
+  ConvGeometry geometry() const {
+    return ConvGeometry::make(batch, h, w, c, k, k, 1, 1, depthwise ? c : f, padding);
   }
   // 2·N·OH·OW·F·C·KH·KW (depthwise: 2·N·OH·OW·C·KH·KW).
-  double flops(int64_t n = 32) const {
-    const ConvGeometry g = geometry(n);
+  double flops() const {
+    const ConvGeometry g = geometry();
     return 2.0 * double(g.n * g.oh * g.ow) * double(depthwise ? g.c : g.f * g.c) *
            double(g.kh * g.kw);
   }
@@ -28,10 +30,19 @@ struct ConvShape {
 
 inline const std::vector<ConvShape>& conv_shapes() {
   static const std::vector<ConvShape> shapes{
-      {"a", 256, 256, 3, 16, 3, Padding::valid},       {"b", 127, 127, 16, 32, 3, Padding::valid},
-      {"c", 62, 62, 32, 64, 3, Padding::valid},        {"d", 150, 150, 3, 16, 3, Padding::same},
-      {"e", 75, 75, 16, 64, 3, Padding::same},         {"f_pw", 28, 28, 64, 128, 1, Padding::valid},
-      {"f_dw", 28, 28, 64, 64, 3, Padding::same, true}};
+      {"a", 256, 256, 3, 16, 3, Padding::valid},
+      {"b", 127, 127, 16, 32, 3, Padding::valid},
+      {"c", 62, 62, 32, 64, 3, Padding::valid},
+      {"d", 150, 150, 3, 16, 3, Padding::same},
+      {"e", 75, 75, 16, 64, 3, Padding::same},
+      {"f_pw", 28, 28, 64, 128, 1, Padding::valid},
+      {"f_dw", 28, 28, 64, 64, 3, Padding::same, true},
+      {"fer1", 48, 48, 1, 32, 3, Padding::same, false, 64},
+      {"fer2", 48, 48, 32, 32, 3, Padding::same, false, 64},
+      {"fer3", 24, 24, 32, 64, 3, Padding::same, false, 64},
+      {"fer4", 24, 24, 64, 64, 3, Padding::same, false, 64},
+      {"fer5", 12, 12, 64, 128, 3, Padding::same, false, 64},
+      {"fer6", 12, 12, 128, 128, 3, Padding::same, false, 64}};
   return shapes;
 }
 

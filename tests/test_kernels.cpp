@@ -576,61 +576,103 @@ TEST_CASE("kernels: dense forward and backward against the reference") {
   run(2, 3200, 256, true, 4);
 }
 
-TEST_CASE("kernels: batch norm train, infer and backward against the reference") {
-  for (auto [rows, c] : {std::pair<int64_t, int64_t>{1, 3},
-                         {7, 1},
-                         {50, 16},
-                         {2 * 17 * 17, 33},
-                         {2 * 28 * 28, 64}}) {
-    INFO("rows " << rows << " c " << c);
-    const float eps = 1e-3f;
-    const F x = random_floats(rows * c, 7, -2, 3), gamma = random_floats(c, 8, 0.5, 1.5),
-            beta = random_floats(c, 9);
-    const F dy = random_floats(rows * c, 10), mm = random_floats(c, 11),
-            mv = random_floats(c, 12, 0.1, 2);
-    const F dg0 = random_floats(c, 13), db0 = random_floats(c, 14);
-    const Dv xd = to_double(x), gd = to_double(gamma), bd = to_double(beta), dyd = to_double(dy);
-    const Dv mmd = to_double(mm), mvd = to_double(mv);
-    Guarded mean(c), var(c), inv_std(c), xhat(rows * c), y(rows * c);
-    Dv mr(static_cast<size_t>(c)), vr(static_cast<size_t>(c)), ir(static_cast<size_t>(c)),
-        hr(static_cast<size_t>(rows * c)), yr(static_cast<size_t>(rows * c));
-    CpuOps::batch_norm_train_forward(rows, c, eps, x.data(), gamma.data(), beta.data(), mean.data(),
-                                     var.data(), inv_std.data(), xhat.data(), y.data());
-    RefOps::batch_norm_train_forward(rows, c, double(eps), xd.data(), gd.data(), bd.data(),
-                                     mr.data(), vr.data(), ir.data(), hr.data(), yr.data());
-    for (const Guarded* g : {&mean, &var, &inv_std, &xhat, &y}) REQUIRE(g->intact());
-    REQUIRE_CLOSE(mean.data(), mr.data(), c, "mean");
-    REQUIRE_CLOSE(var.data(), vr.data(), c, "var");
-    REQUIRE_CLOSE(inv_std.data(), ir.data(), c, "inv_std");
-    REQUIRE_CLOSE(xhat.data(), hr.data(), rows * c, "xhat");
-    REQUIRE_CLOSE(y.data(), yr.data(), rows * c, "y");
+TEST_CASE("kernels: batch norm train, infer and backward against the reference, every ISA") {
+  using moodnet::cpu::Isa;
+  // Sizes past the parallel threshold (2^16 values) and fer-cnn's three block shapes (batch 8)
+  // run the chunked reductions with several chunks; odd channel counts leave vector tails.
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic})
+    for (auto [rows, c] : {std::pair<int64_t, int64_t>{1, 3},
+                           {7, 1},
+                           {50, 16},
+                           {2 * 17 * 17, 33},
+                           {2 * 28 * 28, 64},
+                           {8 * 48 * 48, 32},
+                           {8 * 24 * 24, 64},
+                           {8 * 12 * 12, 128},
+                           {4099, 17}}) {
+      if (!moodnet::cpu::detail::isa_supported(isa)) continue;
+      moodnet::cpu::force_isa(isa);
+      INFO("isa " << moodnet::cpu::to_string(isa) << " rows " << rows << " c " << c);
+      const float eps = 1e-3f;
+      const F x = random_floats(rows * c, 7, -2, 3), gamma = random_floats(c, 8, 0.5, 1.5),
+              beta = random_floats(c, 9);
+      const F dy = random_floats(rows * c, 10), mm = random_floats(c, 11),
+              mv = random_floats(c, 12, 0.1, 2);
+      const F dg0 = random_floats(c, 13), db0 = random_floats(c, 14);
+      const Dv xd = to_double(x), gd = to_double(gamma), bd = to_double(beta), dyd = to_double(dy);
+      const Dv mmd = to_double(mm), mvd = to_double(mv);
+      Guarded mean(c), var(c), inv_std(c), xhat(rows * c), y(rows * c);
+      Dv mr(static_cast<size_t>(c)), vr(static_cast<size_t>(c)), ir(static_cast<size_t>(c)),
+          hr(static_cast<size_t>(rows * c)), yr(static_cast<size_t>(rows * c));
+      CpuOps::batch_norm_train_forward(rows, c, eps, x.data(), gamma.data(), beta.data(),
+                                       mean.data(), var.data(), inv_std.data(), xhat.data(),
+                                       y.data());
+      RefOps::batch_norm_train_forward(rows, c, double(eps), xd.data(), gd.data(), bd.data(),
+                                       mr.data(), vr.data(), ir.data(), hr.data(), yr.data());
+      for (const Guarded* g : {&mean, &var, &inv_std, &xhat, &y}) REQUIRE(g->intact());
+      REQUIRE_CLOSE(mean.data(), mr.data(), c, "mean");
+      REQUIRE_CLOSE(var.data(), vr.data(), c, "var");
+      REQUIRE_CLOSE(inv_std.data(), ir.data(), c, "inv_std");
+      REQUIRE_CLOSE(xhat.data(), hr.data(), rows * c, "xhat");
+      REQUIRE_CLOSE(y.data(), yr.data(), rows * c, "y");
 
-    Guarded dx(rows * c), dg(dg0), db(db0), scratch(2 * c);
-    Dv dxr(static_cast<size_t>(rows * c)), dgr = to_double(dg0), dbr = to_double(db0),
-                                           sr(static_cast<size_t>(2 * c));
-    CpuOps::batch_norm_backward(rows, c, dy.data(), xhat.data(), gamma.data(), inv_std.data(),
-                                dx.data(), dg.data(), db.data(), scratch.data());
-    RefOps::batch_norm_backward(rows, c, dyd.data(), hr.data(), gd.data(), ir.data(), dxr.data(),
-                                dgr.data(), dbr.data(), sr.data());
-    for (const Guarded* g : {&dx, &dg, &db, &scratch}) REQUIRE(g->intact());
-    REQUIRE_CLOSE(dx.data(), dxr.data(), rows * c, "dx");
-    REQUIRE_CLOSE(dg.data(), dgr.data(), c, "dgamma (accumulated)");
-    REQUIRE_CLOSE(db.data(), dbr.data(), c, "dbeta (accumulated)");
+      Guarded dx(rows * c), dg(dg0), db(db0), scratch(2 * c);
+      Dv dxr(static_cast<size_t>(rows * c)), dgr = to_double(dg0), dbr = to_double(db0),
+                                             sr(static_cast<size_t>(2 * c));
+      CpuOps::batch_norm_backward(rows, c, dy.data(), xhat.data(), gamma.data(), inv_std.data(),
+                                  dx.data(), dg.data(), db.data(), scratch.data());
+      RefOps::batch_norm_backward(rows, c, dyd.data(), hr.data(), gd.data(), ir.data(), dxr.data(),
+                                  dgr.data(), dbr.data(), sr.data());
+      for (const Guarded* g : {&dx, &dg, &db, &scratch}) REQUIRE(g->intact());
+      REQUIRE_CLOSE(dx.data(), dxr.data(), rows * c, "dx");
+      REQUIRE_CLOSE(dg.data(), dgr.data(), c, "dgamma (accumulated)");
+      REQUIRE_CLOSE(db.data(), dbr.data(), c, "dbeta (accumulated)");
 
-    Guarded yi(rows * c);
-    CpuOps::batch_norm_infer_forward(rows, c, eps, x.data(), gamma.data(), beta.data(), mm.data(),
-                                     mv.data(), yi.data());
-    RefOps::batch_norm_infer_forward(rows, c, double(eps), xd.data(), gd.data(), bd.data(),
-                                     mmd.data(), mvd.data(), yr.data());
-    REQUIRE(yi.intact());
-    REQUIRE_CLOSE(yi.data(), yr.data(), rows * c, "infer");
+      Guarded yi(rows * c);
+      CpuOps::batch_norm_infer_forward(rows, c, eps, x.data(), gamma.data(), beta.data(), mm.data(),
+                                       mv.data(), yi.data());
+      RefOps::batch_norm_infer_forward(rows, c, double(eps), xd.data(), gd.data(), bd.data(),
+                                       mmd.data(), mvd.data(), yr.data());
+      REQUIRE(yi.intact());
+      REQUIRE_CLOSE(yi.data(), yr.data(), rows * c, "infer");
 
-    F moving = mm;
-    Dv moving_r = mmd;
-    CpuOps::moving_average_update(c, 0.99f, mean.data(), moving.data());
-    RefOps::moving_average_update(c, 0.99, mr.data(), moving_r.data());
-    REQUIRE_CLOSE(moving.data(), moving_r.data(), c, "moving average");
+      F moving = mm;
+      Dv moving_r = mmd;
+      CpuOps::moving_average_update(c, 0.99f, mean.data(), moving.data());
+      RefOps::moving_average_update(c, 0.99, mr.data(), moving_r.data());
+      REQUIRE_CLOSE(moving.data(), moving_r.data(), c, "moving average");
+    }
+  moodnet::cpu::force_isa(std::nullopt);
+}
+
+TEST_CASE("kernels: dropout masks are bitwise the reference's, every ISA") {
+  using moodnet::cpu::Isa;
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
+    if (!moodnet::cpu::detail::isa_supported(isa)) continue;
+    moodnet::cpu::force_isa(isa);
+    // Lengths with vector tails and past the parallel threshold (2^16); rates 0 and near 1.
+    for (int64_t n : {1, 17, 1000, 70001})
+      for (float rate : {0.0f, 0.25f, 0.3f, 0.5f, 0.999f}) {
+        INFO("isa " << moodnet::cpu::to_string(isa) << " n " << n << " rate " << rate);
+        const F x = random_floats(n, 21);
+        Guarded y(n), mask(n);
+        Dv yr(static_cast<size_t>(n)), mr(static_cast<size_t>(n));
+        const uint64_t seed = 5 + uint64_t(n), stream = 0x1234 + uint64_t(rate * 1000);
+        CpuOps::dropout_forward(n, rate, seed, stream, x.data(), mask.data(), y.data());
+        REQUIRE(y.intact());
+        REQUIRE(mask.intact());
+        // The naive float loop (the Cpu kernel before the integer threshold): equal bits.
+        F yf(static_cast<size_t>(n)), mf(static_cast<size_t>(n));
+        moodnet::naive::dropout_forward(n, rate, seed, stream, x.data(), mf.data(), yf.data());
+        REQUIRE(std::memcmp(mask.data(), mf.data(), static_cast<size_t>(n) * sizeof(float)) == 0);
+        REQUIRE(std::memcmp(y.data(), yf.data(), static_cast<size_t>(n) * sizeof(float)) == 0);
+        RefOps::dropout_forward(n, double(rate), seed, stream, to_double(x).data(), mr.data(),
+                                yr.data());
+        REQUIRE_CLOSE(mask.data(), mr.data(), n, "dropout mask");
+        REQUIRE_CLOSE(y.data(), yr.data(), n, "dropout");
+      }
   }
+  moodnet::cpu::force_isa(std::nullopt);
 }
 
 TEST_CASE("kernels: activations forward and backward against the reference") {
@@ -744,7 +786,9 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
          {ConvGeometry::make(5, 20, 18, 8, 3, 3, 1, 1, 16, Padding::same),
           ConvGeometry::make(3, 21, 17, 6, 3, 2, 2, 2, 10, Padding::valid),
           ConvGeometry::make(4, 16, 16, 32, 1, 1, 1, 1, 24, Padding::same),
-          ConvGeometry::make(9, 14, 14, 16, 1, 1, 2, 2, 8, Padding::same)}) {
+          ConvGeometry::make(9, 14, 14, 16, 1, 1, 2, 2, 8, Padding::same),
+          // Winograd (several tile blocks per thread)
+          ConvGeometry::make(4, 13, 12, 48, 3, 3, 1, 1, 48, Padding::same)}) {
       const int64_t xs = g.n * g.h * g.w * g.c, ys = g.n * g.oh * g.ow * g.f,
                     ws = g.kh * g.kw * g.c * g.f;
       const F x = random_floats(xs, 1), w = random_floats(ws, 2), b = random_floats(g.f, 3),
@@ -820,6 +864,65 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
   }
 }
 #endif
+
+TEST_CASE(
+    "kernels: Winograd F(2x2, 3x3) convs (3x3 stride 1, C and F >= 16; weight gradients at "
+    "C * F >= 2048): sizes odd and even, both paddings, fused ReLU/ReLU6, fer-cnn's shapes, every "
+    "ISA") {
+  using moodnet::cpu::Isa;
+  const OneThread one_thread;
+  const Padding v = Padding::valid, s = Padding::same;
+  struct Case {
+    int64_t n, h, w, c, f;
+    Padding pad;
+  };
+  // Odd sizes leave half tiles at the bottom/right; 'valid' backward-data pads by 2; C, F past a
+  // vector (17, 33, 40) leave channel tails; tile counts cross block boundaries (2 x 24 x 24 at
+  // C = F = 64 is 288 tiles, blocks of 56 or 60).
+  const Case cases[] = {{1, 4, 4, 16, 16, s},
+                        {2, 5, 7, 16, 16, s},
+                        {3, 9, 6, 17, 33, v},
+                        {1, 6, 11, 24, 40, s},
+                        {2, 13, 5, 32, 17, v},
+                        {1, 8, 8, 48, 16, s},
+                        {2, 24, 24, 64, 64, s},
+                        {1, 12, 12, 128, 128, s},
+                        {2, 48, 48, 32, 32, s},
+                        {2, 24, 24, 32, 64, s},
+                        {1, 7, 19, 16, 96, v},
+                        // weight gradient by Winograd (C * F >= 2048): channel tails past the
+                        // 14-row tiles; two 576-tile images (3 blocks of up to 256 tiles)
+                        {2, 9, 13, 33, 65, v},
+                        {3, 5, 6, 48, 48, s},
+                        {2, 48, 48, 32, 64, s}};
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
+    if (!moodnet::cpu::detail::isa_supported(isa)) continue;
+    moodnet::cpu::force_isa(isa);
+    INFO("isa " << moodnet::cpu::to_string(isa));
+    uint64_t seed = 70000;
+    for (const Case& k : cases) {
+      const ConvGeometry g = ConvGeometry::make(k.n, k.h, k.w, k.c, 3, 3, 1, 1, k.f, k.pad);
+      REQUIRE(moodnet::cpu::winograd_applies(g));
+      check_conv(g, false, seed % 2 == 0, true, seed);
+      for (Activation act : {Activation::relu, Activation::relu6}) {
+        INFO(describe(g, false) << " act " << moodnet::to_string(act));
+        const F x = random_floats(g.n * g.h * g.w * g.c, seed + 10, -4, 4),
+                w = random_floats(9 * g.c * g.f, seed + 11), b = random_floats(g.f, seed + 12);
+        Guarded y(g.n * g.oh * g.ow * g.f);
+        CpuOps::conv2d_forward_act(g, x.data(), w.data(), b.data(), act, y.data());
+        const Dv xd = to_double(x), wd = to_double(w), bd = to_double(b);
+        Dv want(static_cast<size_t>(y.size()));
+        RefOps::conv2d_forward(g, xd.data(), wd.data(), bd.data(), want.data());
+        for (double& o : want)
+          o = act == Activation::relu6 ? std::clamp(o, 0.0, 6.0) : std::max(o, 0.0);
+        REQUIRE(y.intact());
+        REQUIRE_CLOSE(y.data(), want.data(), y.size(), "y");
+      }
+      seed += 100;
+    }
+  }
+  moodnet::cpu::force_isa(std::nullopt);
+}
 
 TEST_CASE("kernels: conv2d_forward_act fuses bias and ReLU/ReLU6 like conv + activation") {
   const OneThread one_thread;

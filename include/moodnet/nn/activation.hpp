@@ -13,10 +13,16 @@ class ActivationLayer : public LayerBase<D, Derived> {
   Shape build(const std::vector<Shape>& in) override { return this->single_input(in, -1); }
   void call(typename Layer<D>::Inputs x, Tensor<D>& y) const override {
     y.resize(x[0]->shape());
-    ops<D>::copy(x[0]->size(), x[0]->data(), y.data());
-    act_.apply(y);
+    if constexpr (kElementwise) {
+      // One pass from x to y (no copy first).
+      ops<D>::activation_forward(A, rows(y), cols(y), x[0]->data(), y.data());
+    } else {
+      ops<D>::copy(x[0]->size(), x[0]->data(), y.data());
+      act_.apply(y);
+    }
   }
   void forward_train(typename Layer<D>::Inputs x, Tensor<D>& y, const TrainStep&) override {
+    if constexpr (kElementwise) return call(x, y);
     y.resize(x[0]->shape());
     ops<D>::copy(x[0]->size(), x[0]->data(), y.data());
     act_.apply_train(y);
@@ -24,6 +30,12 @@ class ActivationLayer : public LayerBase<D, Derived> {
   void backward(typename Layer<D>::Inputs, const Tensor<D>& y, const Tensor<D>& dy,
                 typename Layer<D>::InputGrads dx, bool dy_is_preactivation) override {
     if (!dx[0]) return;
+    if (kElementwise && !dy_is_preactivation) {
+      // Straight into dx (no intermediate dz and copy).
+      dx[0]->resize(y.shape());
+      ops<D>::activation_backward(A, rows(y), cols(y), y.data(), dy.data(), dx[0]->data());
+      return;
+    }
     const Tensor<D>& dz = act_.backward(y, dy, dy_is_preactivation);
     dx[0]->resize(y.shape());
     ops<D>::copy(dz.size(), dz.data(), dx[0]->data());
@@ -34,6 +46,10 @@ class ActivationLayer : public LayerBase<D, Derived> {
   static Derived from_config(const Value&) { return Derived(); }
 
  protected:
+  // ReLU and ReLU6 act element by element and keep nothing for backward.
+  static constexpr bool kElementwise = A == Activation::relu || A == Activation::relu6;
+  static int64_t cols(const Tensor<D>& y) { return y.rank() ? y.dim(-1) : 1; }
+  static int64_t rows(const Tensor<D>& y) { return y.size() / std::max<int64_t>(cols(y), 1); }
   OutputActivation<D> act_;
 };
 }  // namespace detail

@@ -1,8 +1,11 @@
 // Conv2D kernels for the Cpu device.
-//   forward          direct: register tiles read the input image in place (conv_micro.hpp), the
-//                    packed weights stay in L2; bias and ReLU applied in the tile epilogue.
-//   backward-data    stride 1: a forward conv of dy with the flipped, transposed kernel;
-//                    other strides: GEMM into a column buffer + col2im.
+//   forward          3x3 stride 1 with C, F >= 16: Winograd F(2x2, 3x3) (winograd.hpp);
+//                    otherwise direct: register tiles read the input image in place
+//                    (conv_micro.hpp), the packed weights stay in L2; bias and ReLU applied in
+//                    the tile epilogue.
+//   backward-data    stride 1: a forward conv of dy with the flipped, transposed kernel (so
+//                    Winograd where the forward would be); other strides: GEMM into a column
+//                    buffer + col2im.
 //   backward-params  direct on a zero-padded copy of each image, rows = kernel taps, in blocks
 //                    of output rows; fixed image groups summed in a fixed order (deterministic).
 //   1x1              the same kernels: a GEMM that reads the input as stored (packing A would
@@ -15,6 +18,7 @@
 #include "../contract.hpp"
 #include "conv_micro.hpp"
 #include "gemm.hpp"
+#include "winograd.hpp"
 
 namespace moodnet {
 
@@ -142,7 +146,7 @@ inline void conv_forward_direct(const ConvGeometry& g, const float* x, const flo
   const int64_t pw = (MR - 1) * g.sw + g.kw;  // window width of a tile, in pixels
   const bool par = g.n * g.oh * g.ow * g.f * kkc > (1 << 18);
   (void)par;  // only read by the OpenMP pragma
-MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (par))
+MOODNET_OMP(omp parallel for collapse(2) schedule(dynamic, 4) if (par))
 for (int64_t n = 0; n < g.n; ++n)
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     static thread_local std::vector<float> patch_buf;
@@ -193,6 +197,7 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
                                  const float* b, Activation act, float* y) {
   MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
                 "conv2d_forward_fused: activation ", to_string(act), " cannot be fused");
+  if (winograd_applies(g)) return conv_forward_winograd(g, x, w, b, act, y);
   const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, g.ow);
   const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
   static thread_local std::vector<float> wpack_buf;
@@ -219,6 +224,8 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
         for (int64_t c = 0; c < g.c; ++c)
           flipped[((ky * g.kw + kx) * g.f + f) * g.c + c] =
               w[(((g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx)) * g.c + c) * g.f + f];
+  if (winograd_applies(gt))
+    return conv_forward_winograd(gt, dy, flipped, nullptr, Activation::linear, dx);
   float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
   pack_weight_strips(kkc, gt.f, t.NR, flipped, wpack);
   conv_forward_direct(gt, dy, wpack, t, nullptr, Activation::linear, dx);

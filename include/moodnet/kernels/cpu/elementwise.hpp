@@ -1,7 +1,7 @@
 // Pooling and activations for the Cpu device, vectorised over channels (NHWC keeps a pixel's
-// channels contiguous) and built per ISA like the convolution kernels. The remaining element-wise
-// ops (batch norm, losses, optimizer updates) use the naive float loops, which the compiler
-// vectorises for the baseline ISA.
+// channels contiguous) and built per ISA like the convolution kernels; batch norm and dropout
+// come from batchnorm.hpp. The remaining element-wise ops (losses, optimizer updates) use the
+// naive float loops, which the compiler vectorises for the baseline ISA.
 #pragma once
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../reference.hpp"
+#include "batchnorm.hpp"
 #include "depthwise.hpp"
 #include "sgemm.hpp"
 
@@ -163,6 +164,21 @@ for (int64_t n = 0; n < p.n; ++n) {
   k.max_pool_backward(p, x + n * p.h * p.w * p.c, y + n * p.oh * p.ow * p.c,
                       dy + n * p.oh * p.ow * p.c, dx + n * p.h * p.w * p.c, done);
 }
+  }
+  // x, xhat, y:(rows, c) gamma, beta, mean, var, inv_std:(c)
+  static void batch_norm_train_forward(int64_t rows, int64_t c, float eps, const float* x,
+                                       const float* gamma, const float* beta, float* mean,
+                                       float* var, float* inv_std, float* xhat, float* y) {
+    cpu::batch_norm_train_forward(rows, c, eps, x, gamma, beta, mean, var, inv_std, xhat, y);
+  }
+  static void batch_norm_backward(int64_t rows, int64_t c, const float* dy, const float* xhat,
+                                  const float* gamma, const float* inv_std, float* dx,
+                                  float* dgamma, float* dbeta, float* scratch) {
+    cpu::batch_norm_backward(rows, c, dy, xhat, gamma, inv_std, dx, dgamma, dbeta, scratch);
+  }
+  static void dropout_forward(int64_t n, float rate, uint64_t seed, uint64_t stream, const float* x,
+                              float* mask, float* y) {
+    cpu::dropout_forward(n, rate, seed, stream, x, mask, y);
   }
   static void activation_backward(Activation a, int64_t rows, int64_t cols, const float* y,
                                   const float* dy, float* dz) {

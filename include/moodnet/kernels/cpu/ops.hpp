@@ -1,8 +1,12 @@
-// ops<Cpu>: float32 kernels. Convolutions run as im2col + packed GEMM (conv.hpp), depthwise
+// ops<Cpu>: float32 kernels. Convolutions run as direct register tiles or, for 3x3 stride 1,
+// Winograd F(2x2, 3x3) (conv.hpp, winograd.hpp, winograd_grad.hpp), depthwise
 // convolutions directly (depthwise.hpp), dense layers as one GEMM; pooling, normalisation,
 // activations, losses and optimizer updates come from elementwise.hpp.
 // Parameter-gradient reductions over the batch use a fixed number of image groups summed in a
-// fixed order, so results are bitwise identical for any thread count.
+// fixed order, so results are bitwise identical for any thread count. The big loops over
+// independent units (conv output rows, Winograd tile blocks, image groups, batch-norm chunks) are
+// scheduled dynamically: on a shared machine a descheduled thread's share goes to the other
+// instead of everyone waiting at the barrier; a unit's result never depends on its thread.
 #pragma once
 
 #include <algorithm>
@@ -14,6 +18,7 @@
 #include "depthwise.hpp"
 #include "elementwise.hpp"
 #include "gemm.hpp"
+#include "winograd_grad.hpp"
 
 namespace moodnet {
 
@@ -55,13 +60,14 @@ for (int64_t n = 0; n < g.n; ++n) {
   // Fixed image groups, each summed on one thread, then added in group order: bitwise the same
   // for any thread count.
   static void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
+    if (cpu::winograd_grad_applies(g)) return cpu::conv_backward_params_winograd(g, x, dy, dw, db);
     const int64_t pix = g.oh * g.ow;
     const cpu::ConvTile t = cpu::conv_weights_tile(cpu::active_isa(), g.f, g.kw * g.c);
     const int64_t groups = cpu::reduction_groups(g.n), wsize = g.kh * g.kw * g.c * g.f;
     const int64_t stride = wsize + g.f;  // a group's weight and bias partials
     static thread_local std::vector<float> partial_buf;
     float* partial = cpu::detail::scratch(partial_buf, static_cast<size_t>(groups * stride));
-MOODNET_OMP(omp parallel for schedule(static))
+MOODNET_OMP(omp parallel for schedule(dynamic))
 for (int64_t gi = 0; gi < groups; ++gi) {
   float* acc = partial + gi * stride;
   std::fill(acc, acc + stride, 0.0f);
