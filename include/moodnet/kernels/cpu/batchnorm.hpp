@@ -182,7 +182,7 @@ inline void batch_norm_train_forward(int64_t rows, int64_t c, float eps, const f
   const bool par = rows * c > 65536;
   (void)par;  // only read by the OpenMP pragmas
   MOODNET_OMP(omp parallel if (par)) {
-    MOODNET_OMP(omp for schedule(dynamic))
+    MOODNET_OMP(omp for schedule(static))
     for (int64_t ch = 0; ch < chunks; ++ch)
       k.sum_rows(detail::bn_chunk_begin(ch, chunks, rows),
                  detail::bn_chunk_begin(ch + 1, chunks, rows), c, x, x, part + ch * 2 * c);
@@ -197,7 +197,7 @@ inline void batch_norm_train_forward(int64_t rows, int64_t c, float eps, const f
       var[j] = static_cast<float>(v);
       inv_std[j] = static_cast<float>(1.0 / std::sqrt(v + double(eps)));
     }
-    MOODNET_OMP(omp for schedule(dynamic))
+    MOODNET_OMP(omp for schedule(static))
     for (int64_t ch = 0; ch < chunks; ++ch)
       k.normalize_rows(detail::bn_chunk_begin(ch, chunks, rows),
                        detail::bn_chunk_begin(ch + 1, chunks, rows), c, x, mean, inv_std, gamma,
@@ -217,7 +217,7 @@ inline void batch_norm_backward(int64_t rows, int64_t c, const float* dy, const 
   const bool par = rows * c > 65536;
   (void)par;  // only read by the OpenMP pragmas
   MOODNET_OMP(omp parallel if (par)) {
-    MOODNET_OMP(omp for schedule(dynamic))
+    MOODNET_OMP(omp for schedule(static))
     for (int64_t ch = 0; ch < chunks; ++ch)
       k.grad_sums(detail::bn_chunk_begin(ch, chunks, rows),
                   detail::bn_chunk_begin(ch + 1, chunks, rows), c, dy, xhat, part + ch * 2 * c);
@@ -234,7 +234,7 @@ inline void batch_norm_backward(int64_t rows, int64_t c, const float* dy, const 
       shift[j] = static_cast<float>(s1 / double(rows));
       slope[j] = static_cast<float>(s2 / double(rows));
     }
-    MOODNET_OMP(omp for schedule(dynamic))
+    MOODNET_OMP(omp for schedule(static))
     for (int64_t ch = 0; ch < chunks; ++ch)
       k.dx_rows(detail::bn_chunk_begin(ch, chunks, rows),
                 detail::bn_chunk_begin(ch + 1, chunks, rows), c, dy, xhat, scale, shift, slope, dx);

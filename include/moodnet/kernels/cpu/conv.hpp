@@ -146,7 +146,7 @@ inline void conv_forward_direct(const ConvGeometry& g, const float* x, const flo
   const int64_t pw = (MR - 1) * g.sw + g.kw;  // window width of a tile, in pixels
   const bool par = g.n * g.oh * g.ow * g.f * kkc > (1 << 18);
   (void)par;  // only read by the OpenMP pragma
-MOODNET_OMP(omp parallel for collapse(2) schedule(dynamic, 4) if (par))
+MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (par))
 for (int64_t n = 0; n < g.n; ++n)
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     static thread_local std::vector<float> patch_buf;

@@ -3,10 +3,7 @@
 // convolutions directly (depthwise.hpp), dense layers as one GEMM; pooling, normalisation,
 // activations, losses and optimizer updates come from elementwise.hpp.
 // Parameter-gradient reductions over the batch use a fixed number of image groups summed in a
-// fixed order, so results are bitwise identical for any thread count. The big loops over
-// independent units (conv output rows, Winograd tile blocks, image groups, batch-norm chunks) are
-// scheduled dynamically: on a shared machine a descheduled thread's share goes to the other
-// instead of everyone waiting at the barrier; a unit's result never depends on its thread.
+// fixed order, so results are bitwise identical for any thread count.
 #pragma once
 
 #include <algorithm>
@@ -67,7 +64,7 @@ for (int64_t n = 0; n < g.n; ++n) {
     const int64_t stride = wsize + g.f;  // a group's weight and bias partials
     static thread_local std::vector<float> partial_buf;
     float* partial = cpu::detail::scratch(partial_buf, static_cast<size_t>(groups * stride));
-MOODNET_OMP(omp parallel for schedule(dynamic))
+MOODNET_OMP(omp parallel for schedule(static))
 for (int64_t gi = 0; gi < groups; ++gi) {
   float* acc = partial + gi * stride;
   std::fill(acc, acc + stride, 0.0f);

@@ -183,7 +183,7 @@ inline void conv_forward_winograd(const ConvGeometry& g, const float* x, const f
   const int64_t blocks = (tiles + block - 1) / block;
   const bool par = g.n * g.oh * g.ow * g.f * g.c * 9 > (1 << 18);
   (void)par;  // only read by the OpenMP pragma
-MOODNET_OMP(omp parallel for schedule(dynamic) if (par))
+MOODNET_OMP(omp parallel for schedule(static) if (par))
 for (int64_t bi = 0; bi < blocks; ++bi) {
   static thread_local std::vector<float> v_buf, m_buf, zero_buf, sink_buf;
   float* v = detail::scratch(v_buf, static_cast<size_t>(16 * block * g.c));

@@ -121,7 +121,7 @@ inline void conv_backward_params_winograd(const ConvGeometry& g, const float* x,
   const int64_t block = 256;
   static thread_local std::vector<float> partial_buf;
   float* partial = detail::scratch(partial_buf, static_cast<size_t>(groups * stride));
-MOODNET_OMP(omp parallel for schedule(dynamic))
+MOODNET_OMP(omp parallel for schedule(static))
 for (int64_t gi = 0; gi < groups; ++gi) {
   static thread_local std::vector<float> v_buf, m_buf, zero_buf;
   // V has MR floats of slack: a short last row tile reads past channel C of the last tile.
