@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "image_files.hpp"
 #include "temp_dir.hpp"
 
 using namespace moodnet;
@@ -217,6 +218,56 @@ TEST_CASE("inspect: counts, unreadable files, duplicates, sizes, gray share", "[
     REQUIRE_THROWS_WITH(inspect_dataset(t.path / "nope"),
                         Catch::Contains("nope") && Catch::Contains("does not exist"));
   }
+}
+
+TEST_CASE("inspect: sharpness per class and split, and a warning when one split is blurred",
+          "[inspect]") {
+  // The measure: a flat image has none; a 0/255 checkerboard's 4-neighbour Laplacian is +-1020
+  // at every interior pixel (8 of each sign on 6x6), so its variance is 1020^2.
+  CHECK(detail::laplacian_variance(test::make_image(6, 6, 1, std::vector<uint8_t>(36, 77))) == 0);
+  std::vector<uint8_t> board(36);
+  for (size_t i = 0; i < 36; ++i) board[i] = ((i / 6 + i % 6) % 2) ? 255 : 0;
+  CHECK(detail::laplacian_variance(test::make_image(6, 6, 1, board)) == 1020.0 * 1020.0);
+  CHECK(detail::laplacian_variance(test::make_image(2, 9, 1, std::vector<uint8_t>(18, 0))) == 0);
+
+  // A split tree whose train/ holds box-blurred copies of test/'s noise images.
+  TempDir tmp;
+  const int s = 24;
+  for (int k = 0; k < 6; ++k) {
+    std::vector<uint8_t> sharp(size_t(s * s)), blurred(size_t(s * s));
+    for (size_t i = 0; i < sharp.size(); ++i)
+      sharp[i] = static_cast<uint8_t>(random_bits(11, uint64_t(k), i));
+    for (int y = 0; y < s; ++y)
+      for (int x = 0; x < s; ++x) {  // 5x5 box blur, clamped at the border
+        int sum = 0;
+        for (int dy = -2; dy <= 2; ++dy)
+          for (int dx = -2; dx <= 2; ++dx)
+            sum += sharp[size_t(std::clamp(y + dy, 0, s - 1) * s + std::clamp(x + dx, 0, s - 1))];
+        blurred[size_t(y * s + x)] = static_cast<uint8_t>(sum / 25);
+      }
+    const std::string cls_name = k % 2 ? "happy" : "sad", file = std::to_string(k) + ".png";
+    test::write_png(tmp.path / "test" / cls_name / file, s, s, 1, sharp);
+    test::write_png(tmp.path / "train" / cls_name / file, s, s, 1, blurred);
+  }
+  const DatasetReport r = inspect_dataset(tmp.path);
+  REQUIRE(r.splits.size() == 2);
+  REQUIRE(r.splits[0].name == "test");
+  const double sharp = r.splits[0].median_sharpness, blurred = r.splits[1].median_sharpness;
+  INFO("test/ " << sharp << ", train/ " << blurred);
+  CHECK(sharp > 1000);  // uniform noise: variance 5461 per pixel, times 20 for the Laplacian
+  CHECK(blurred < sharp / 10);
+  CHECK(cls(r, "train", "happy").median_sharpness < sharp / 10);
+  std::ostringstream os;
+  print_report(os, r);
+  CHECK_THAT(os.str(), Catch::Contains("warning: split train is much blurrier than split test"));
+  CHECK(to_json(r)["splits"][1]["median_sharpness"].get<double>() == blurred);
+
+  // The same images on both sides: no warning.
+  fs::remove_all(tmp.path / "train");
+  fs::copy(tmp.path / "test", tmp.path / "train", fs::copy_options::recursive);
+  std::ostringstream same;
+  print_report(same, inspect_dataset(tmp.path));
+  CHECK_THAT(same.str(), !Catch::Contains("much blurrier"));
 }
 
 TEST_CASE("inspect: fer2013's known duplicates and conflicting labels", "[inspect]") {
