@@ -38,8 +38,8 @@ struct TrainArgs {
   uint64_t seed = 42;
   int threads = 0;
   bool json = false;
-  bool prefetch = true;  // load the next batch on a worker thread (--no-prefetch: inline)
-  std::string report;    // --report DIR: the HTML report and its files (empty: none)
+  bool prefetch = false;  // --prefetch: load the next batch on a worker thread
+  std::string report;     // --report DIR: the HTML report and its files (empty: none)
 };
 
 // "happy,sad" -> {"happy", "sad"}

@@ -88,9 +88,9 @@ int main(int argc, char** argv) {
                    "convolutions, at 0.1x the learning rate; BatchNorm stays frozen)")
       ->check(CLI::Range(1, 1000));
   train->add_flag("--json", t.json, "print the results as one JSON line at the end");
-  train->add_flag("!--no-prefetch", t.prefetch,
-                  "load each batch on the training thread instead of one batch ahead on a worker "
-                  "thread (the results are the same; for timing comparisons)");
+  train->add_flag("--prefetch", t.prefetch,
+                  "load the next batch on a worker thread while one trains (same results; pays "
+                  "when loading waits on a slow disk or cores are idle)");
   train->add_option("--report", t.report,
                     "write an HTML report (curves, confusion, ROC, calibration, errors) and "
                     "history.csv, metrics.json, curves.png, confusion.png into DIR");

@@ -58,9 +58,11 @@ struct FitOptions {
   // Called after every batch with (batch index, batches per epoch, running logs).
   std::function<void(int, int64_t, int64_t, const Logs&)> on_batch{};
   // Load the next training batch on a background thread while this one trains
-  // (BatchPrefetcher); the result is bitwise the same either way. Workers: its OpenMP threads,
-  // 0 = as many as training uses.
-  bool prefetch = true;
+  // (BatchPrefetcher); the result is bitwise the same either way. Off by default: on the 2-core
+  // build machine training keeps both cores busy and prefetching cost ~5 % (docs/PERFORMANCE.md);
+  // it pays when loading waits on disk or network, or cores are left idle. Workers: its OpenMP
+  // threads, 0 = as many as training uses.
+  bool prefetch = false;
   int prefetch_workers = 0;
 };
 
