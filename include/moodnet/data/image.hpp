@@ -364,7 +364,12 @@ inline Image area(const ResizeSource& s, int64_t height, int64_t width) {
   for (const Span& sy : ys) {
     yw.clear();
     rows.clear();
-    for (int64_t i = sy.start; i < sy.end; ++i) {
+    // Letterboxed: only the image's own rows (padding rows add 0, and a strip padded to a far
+    // other aspect has orders of magnitude more of them than pixels: the fuzzer found one that
+    // took minutes). Unpadded: every row of the span, clamped at the edges as TF does.
+    const int64_t i0 = s.top > 0 ? std::max(sy.start, s.top) : sy.start;
+    const int64_t i1 = s.top > 0 ? std::min(sy.end, s.top + s.img.height) : sy.end;
+    for (int64_t i = i0; i < i1; ++i) {
       yw.push_back(i == sy.start ? sy.start_scale : i == sy.end - 1 ? sy.end_scale : 1.0f);
       rows.push_back(s.row(bound(i, s.height)));
     }
@@ -377,7 +382,10 @@ inline Image area(const ResizeSource& s, int64_t height, int64_t width) {
           if (!p) continue;  // a padding row adds 0
           float sum_y = static_cast<float>(read(p, x0, k)) * sx.start_scale;
           if (sx.start + 1 != sx.end) {
-            for (int64_t x = sx.start + 1; x < sx.end - 1; ++x)
+            // As for rows: padding columns add 0 and are skipped when letterboxed.
+            const int64_t xa = s.left > 0 ? std::max(sx.start + 1, s.left) : sx.start + 1;
+            const int64_t xb = s.left > 0 ? std::min(sx.end - 1, s.left + s.img.width) : sx.end - 1;
+            for (int64_t x = xa; x < xb; ++x)
               sum_y += static_cast<float>(read(p, s.col(bound(x, s.width)), k));
             sum_y += static_cast<float>(read(p, x1, k)) * sx.end_scale;
           }
