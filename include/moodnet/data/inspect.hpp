@@ -213,14 +213,8 @@ inline double laplacian_variance(const Image& img) {
   return std::max(0.0, sum2 / n - (sum / n) * (sum / n));
 }
 
-inline double median_of(std::vector<double> v) {
-  if (v.empty()) return 0;
-  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
-  std::nth_element(v.begin(), mid, v.end());
-  return *mid;  // the upper median for an even count
-}
-
-inline int64_t median_of(std::vector<int64_t> v) {
+template <class T>
+T median_of(std::vector<T> v) {
   if (v.empty()) return 0;
   const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
   std::nth_element(v.begin(), mid, v.end());

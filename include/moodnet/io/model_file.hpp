@@ -359,8 +359,8 @@ LoadedModel<D> load_impl(const std::filesystem::path& path) {
   for (const Value& e : header.at("tensors")) {
     const std::string name = e.at("name").get<std::string>();
     MOODNET_CHECK(!table.count(name), "tensor '", name, "' appears twice");
-    table[name] = tensor_ref(e, "tensor '" + name + "'", data, data_bytes);
-    values_in_file += static_cast<int64_t>(table[name].elements);
+    const TensorRef& t = table[name] = tensor_ref(e, "tensor '" + name + "'", data, data_bytes);
+    values_in_file += static_cast<int64_t>(t.elements);
   }
   // A safety net, not the check (that is per tensor, below): the architecture may not ask for
   // far more weights than the file holds, so a crafted header cannot make us allocate gigabytes.

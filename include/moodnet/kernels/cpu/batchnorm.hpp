@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "../../core/random.hpp"
@@ -170,6 +171,18 @@ inline int64_t bn_chunk_begin(int64_t ch, int64_t chunks, int64_t rows) {
 
 }  // namespace detail
 
+namespace detail {
+// Channel j's two sums over the chunk partials (chunk ch holds 2c values: c firsts, c seconds),
+// added in chunk order in double: the same result for any thread count.
+inline std::pair<double, double> sum_partials(const float* part, int64_t chunks, int64_t c,
+                                              int64_t j) {
+  double s1 = 0, s2 = 0;
+  for (int64_t ch = 0; ch < chunks; ++ch)
+    s1 += part[ch * 2 * c + j], s2 += part[ch * 2 * c + c + j];
+  return {s1, s2};
+}
+}  // namespace detail
+
 // Training forward: batch mean and biased variance over rows (one pass over x: shifted sums and
 // sums of squares), then xhat and y. x, xhat, y:(rows, c) gamma, beta, mean, var, inv_std:(c)
 inline void batch_norm_train_forward(int64_t rows, int64_t c, float eps, const float* x,
@@ -189,9 +202,7 @@ inline void batch_norm_train_forward(int64_t rows, int64_t c, float eps, const f
     // The chunk partials added in chunk order, in double.
     MOODNET_OMP(omp single)
     for (int64_t j = 0; j < c; ++j) {
-      double s1 = 0, s2 = 0;
-      for (int64_t ch = 0; ch < chunks; ++ch)
-        s1 += part[ch * 2 * c + j], s2 += part[ch * 2 * c + c + j];
+      const auto [s1, s2] = detail::sum_partials(part, chunks, c, j);
       const double m = s1 / double(rows), v = std::max(0.0, s2 / double(rows) - m * m);
       mean[j] = static_cast<float>(double(x[j]) + m);
       var[j] = static_cast<float>(v);
@@ -223,9 +234,7 @@ inline void batch_norm_backward(int64_t rows, int64_t c, const float* dy, const 
                   detail::bn_chunk_begin(ch + 1, chunks, rows), c, dy, xhat, part + ch * 2 * c);
     MOODNET_OMP(omp single)
     for (int64_t j = 0; j < c; ++j) {
-      double s1 = 0, s2 = 0;
-      for (int64_t ch = 0; ch < chunks; ++ch)
-        s1 += part[ch * 2 * c + j], s2 += part[ch * 2 * c + c + j];
+      const auto [s1, s2] = detail::sum_partials(part, chunks, c, j);
       scratch[j] = static_cast<float>(s1), scratch[c + j] = static_cast<float>(s2);
       dbeta[j] += static_cast<float>(s1);
       dgamma[j] += static_cast<float>(s2);
