@@ -418,3 +418,121 @@ TEST_CASE("training: evaluate_classifier reports what predict gives, sample by s
   CHECK(e.auc >= 0.0);
   CHECK(e.auc <= 1.0);
 }
+
+TEST_CASE("training: sample weights scale each sample's loss and gradient (Keras class_weight)",
+          "[training][loss]") {
+  // Three heads, each through its own loss path: sigmoid (fused logits), sigmoid probabilities
+  // (a linear head scored as probabilities is not possible, so from_logits on a linear head), and
+  // softmax + categorical cross-entropy.
+  struct Case {
+    Activation head;
+    int64_t units;
+    Loss loss;
+  };
+  for (const Case& c : {Case{Activation::sigmoid, 1, Loss::binary_crossentropy()},
+                        Case{Activation::linear, 1, Loss::binary_crossentropy(true)},
+                        Case{Activation::softmax, 3, Loss::categorical_crossentropy()}}) {
+    Model<Reference> m(Shape{4}, 7);
+    m.add(Dense<Reference>({.units = c.units, .activation = c.head}));
+    const int64_t n = 5;
+    Tensor<Reference> x(Shape{n, 4}), t(Shape{n, c.units}, 0.0);
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = float(random_normal(3, 1, uint64_t(i)));
+    for (int64_t i = 0; i < n; ++i) {
+      if (c.units == 1)
+        t[i] = float(i % 2);  // a binary label
+      else
+        t[i * 3 + i % 3] = 1.0f;  // one-hot
+    }
+    const std::vector<float> w = {0.5f, 2.0f, 1.0f, 0.0f, 3.0f};
+    const Tensor<Reference>& out = m.forward(x, {});
+    Tensor<Reference> g_plain, g_unit, g_weighted;
+    const double plain = compute_loss(c.loss, m, out, t, &g_plain).value;
+    const std::vector<float> ones(n, 1.0f);
+    CHECK(compute_loss(c.loss, m, out, t, &g_unit, ones).value == plain);
+    CHECK(g_unit.to_vector() == g_plain.to_vector());
+    const double weighted = compute_loss(c.loss, m, out, t, &g_weighted, w).value;
+    REQUIRE_THROWS_WITH(compute_loss(c.loss, m, out, t, &g_weighted, std::vector<float>(2, 1.f)),
+                        Catch::Contains("2 sample weights for a batch of 5"));
+    // Expected: sum_i w_i * loss_i / n, loss_i the loss of sample i alone (its own mean). (The
+    // forward passes below replace `out`, so it is not read after them.)
+    Tensor<Reference>* no_grad = nullptr;
+    double expected = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      Tensor<Reference> xi(Shape{1, 4}), ti(Shape{1, c.units});
+      for (int64_t j = 0; j < 4; ++j) xi[j] = x[i * 4 + j];
+      for (int64_t j = 0; j < c.units; ++j) ti[j] = t[i * c.units + j];
+      const double li = compute_loss(c.loss, m, m.forward(xi, {}), ti, no_grad).value;
+      expected += double(w[size_t(i)]) * li;
+    }
+    CHECK(weighted == Approx(expected / double(n)).epsilon(1e-6));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < c.units; ++j)
+        CHECK(g_weighted[i * c.units + j] ==
+              Approx(w[size_t(i)] * g_plain[i * c.units + j]).margin(1e-7));
+  }
+}
+
+TEST_CASE("training: class weights (balanced) pull an imbalanced model toward the rare class",
+          "[training]") {
+  const std::vector<int> labels = {0, 0, 0, 1};
+  const std::vector<double> w = balanced_class_weights(labels, 2);
+  CHECK(w[0] == Approx(4.0 / 6.0));
+  CHECK(w[1] == Approx(2.0));
+  CHECK(balanced_class_weights(labels, 3)[2] == 1.0);  // no samples: no effect
+  REQUIRE_THROWS_WITH(balanced_class_weights(labels, 1), Catch::Contains("label 1 out of range"));
+
+  // Stripes where only 1 in 8 images is vertical; a short training run. The same seeds with and
+  // without balanced weights: the weighted model must call more held-out vertical images
+  // vertical (recall of the rare class), since its loss weighs them 4x the horizontal ones.
+  set_num_threads(1);
+  TensorDataset all = stripes(1200, 11);
+  std::vector<int64_t> keep;
+  std::vector<int> kept_labels;
+  int64_t horizontal = 0, vertical = 0;
+  for (int64_t i = 0; i < all.size(); ++i) {
+    const bool v = all.y()[i] >= 0.5f;
+    if (v && 7 * vertical >= horizontal) continue;  // at most 1 vertical per 7 horizontal
+    ++(v ? vertical : horizontal);
+    keep.push_back(i);
+    kept_labels.push_back(v ? 1 : 0);
+  }
+  Tensor<Cpu> x, y;
+  all.load_batch(keep, 0, x, y);
+  TensorDataset train(std::move(x), std::move(y));
+  TensorDataset test = stripes(256, 12);
+  auto rare_recall = [&](std::vector<double> class_weight) {
+    Model<Cpu> model = stripes_cnn(42);
+    Adam<Cpu> adam({.learning_rate = 1e-3});
+    FitOptions opt;
+    opt.epochs = 1;
+    opt.batch_size = 32;
+    opt.seed = 3;
+    opt.verbose = 0;
+    opt.class_weight = std::move(class_weight);
+    fit(model, adam, Loss::binary_crossentropy(), train, opt);
+    const Tensor<Cpu> p = model.predict(test.x());
+    int64_t rare = 0, found = 0;
+    for (int64_t i = 0; i < test.size(); ++i)
+      if (test.y()[i] >= 0.5f) {
+        ++rare;
+        found += p[i] >= 0.5f;
+      }
+    return double(found) / double(rare);
+  };
+  const double plain = rare_recall({});
+  const double balanced = rare_recall(balanced_class_weights(kept_labels, 2));
+  INFO("rare-class recall without weights " << plain << ", balanced " << balanced);
+  CHECK(balanced > plain + 0.2);
+
+  Model<Cpu> model = stripes_cnn(1);
+  Adam<Cpu> adam;
+  FitOptions opt;
+  opt.verbose = 0;
+  opt.class_weight = {1.0, 2.0, 3.0};
+  REQUIRE_THROWS_WITH(fit(model, adam, Loss::binary_crossentropy(), train, opt),
+                      Catch::Contains("class_weight has 3 entries for a model with 2 classes"));
+  opt.class_weight = {1.0, -1.0};
+  REQUIRE_THROWS_WITH(fit(model, adam, Loss::binary_crossentropy(), train, opt),
+                      Catch::Contains("class_weight[1] must be a finite number >= 0"));
+  set_num_threads(2);
+}

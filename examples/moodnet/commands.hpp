@@ -28,6 +28,7 @@ struct TrainArgs {
   std::string reduce_lr;       // "MONITOR:FACTOR:PATIENCE", e.g. val_loss:0.5:2
   std::string protocol;        // a seed's recipe (training_protocol); given options win
   double l2 = -1;              // --l2: L2 on every Conv2D/Dense kernel; < 0: the architecture's
+  std::string class_weight;    // --class-weight: "balanced" or one weight per class, e.g. 1,4
   std::vector<std::string> given;  // options given on the command line, e.g. "--epochs"
   std::string keep = "best";       // weights kept after training: best (monitored epoch) or last
   int64_t split_seed = -1;         // seed of the train/validation/test split; < 0: --seed

@@ -82,6 +82,10 @@ int main(int argc, char** argv) {
                     "split while varying the initialisation");
   train->add_option("--l2", t.l2, "L2 on every Conv2D/Dense kernel (Keras kernel_regularizer)")
       ->check(CLI::NonNegativeNumber);
+  train->add_option("--class-weight", t.class_weight,
+                    "weigh each class's training loss (Keras class_weight): balanced "
+                    "(n / (classes * count), for folders with far fewer images of one class) "
+                    "or one weight per class in class order, e.g. 1,4");
   train
       ->add_option("--fine-tune", t.fine_tune,
                    "pretrained architectures: also train the last K backbone blocks (their "

@@ -58,6 +58,27 @@ double to_double(const std::string& s, const char* option) {
   throw UsageError(std::string(option) + ": '" + s + "' is not a positive number");
 }
 
+// --class-weight: "balanced" (from the training part's class counts) or one positive weight per
+// class, in class order ("1,4").
+std::vector<double> parse_class_weight(const std::string& spec, const std::vector<int>& labels,
+                                       const std::vector<int64_t>& train,
+                                       const std::vector<std::string>& class_names) {
+  const int k = static_cast<int>(class_names.size());
+  if (spec == "balanced") {
+    std::vector<int> train_labels;
+    train_labels.reserve(train.size());
+    for (const int64_t i : train) train_labels.push_back(labels[static_cast<size_t>(i)]);
+    return balanced_class_weights(train_labels, k);
+  }
+  std::vector<double> w;
+  for (const std::string& f : split_list(spec)) w.push_back(to_double(f, "--class-weight"));
+  if (static_cast<int>(w.size()) != k)
+    throw UsageError("--class-weight: expected 'balanced' or " + std::to_string(k) +
+                     " weights (one per class: " + class_names[0] + "," + class_names[1] +
+                     "), got '" + spec + "'");
+  return w;
+}
+
 bool given(const TrainArgs& a, const char* option) {
   return std::find(a.given.begin(), a.given.end(), option) != a.given.end();
 }
@@ -233,6 +254,14 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
   opt.validation = val.size() > 0 ? &val : nullptr;
   opt.stop_requested = &stop_requested;
   opt.prefetch = a.prefetch;
+  if (!a.class_weight.empty()) {
+    opt.class_weight =
+        parse_class_weight(a.class_weight, folder.labels, split.train, folder.class_names);
+    std::cout << "class weights:";
+    for (size_t c = 0; c < opt.class_weight.size(); ++c)
+      std::cout << " " << folder.class_names[c] << " " << opt.class_weight[c];
+    std::cout << "\n";
+  }
   const Loss loss = Loss::binary_crossentropy();
   if (augmentation.enabled()) std::cout << "augmentation: " << to_string(augmentation) << "\n";
   // Without --early-stopping: run every epoch; with --keep best, keep the best validation

@@ -47,7 +47,7 @@
 // Training and evaluation: losses, optimizers, callbacks, the fit loop, image classification.
 #define MOODNET_TRAIN_TEMPLATES(PREFIX, D)                                                      \
   PREFIX LossResult<D> compute_loss<D>(const Loss&, const Model<D>&, const Tensor<D>&,          \
-                                       const Tensor<D>&, Tensor<D>*);                           \
+                                       const Tensor<D>&, Tensor<D>*, std::span<const float>);   \
   PREFIX double loss_value<D>(const Loss&, const Tensor<D>&, const Tensor<D>&);                 \
   PREFIX class Optimizer<D>;                                                                    \
   PREFIX class SGD<D>;                                                                          \

@@ -3,6 +3,7 @@
 // internally), else from probabilities clipped to [1e-7, 1 - 1e-7] as Keras does.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "model.hpp"
@@ -35,48 +36,63 @@ struct LossResult {
   bool grad_is_preactivation = false;
 };
 
+// `sample_weights` (optional, one per sample, e.g. from class weights) weighs each sample's loss
+// as Keras' class_weight/sample_weight do: the value is sum(w_i * loss_i) / batch size (not
+// divided by the sum of the weights), and each sample's gradient is scaled by its w_i.
 template <class D>
 LossResult<D> compute_loss(const Loss& loss, const Model<D>& model, const Tensor<D>& output,
-                           const Tensor<D>& target, Tensor<D>* grad) {
+                           const Tensor<D>& target, Tensor<D>* grad,
+                           std::span<const float> sample_weights = {}) {
   using T = typename D::value_type;
   MOODNET_CHECK(output.shape() == target.shape(), "loss ", loss.name(), ": target shape ",
                 target.shape().to_string(), " does not match the model output ",
                 output.shape().to_string());
   const int64_t n = output.dim(0);
   const int64_t k = output.size() / std::max<int64_t>(n, 1);
+  MOODNET_CHECK(sample_weights.empty() || static_cast<int64_t>(sample_weights.size()) == n, "loss ",
+                loss.name(), ": ", sample_weights.size(), " sample weights for a batch of ", n);
+  const bool binary = loss.kind == LossKind::binary_crossentropy;
   // The gradient of the mean the value reports: binary cross-entropy averages over samples AND
   // outputs (Keras), categorical cross-entropy over samples.
-  const T scale = T(1.0 / double(loss.kind == LossKind::binary_crossentropy ? output.size() : n));
+  const T scale = T(1.0 / double(binary ? output.size() : n));
   if (grad) grad->resize(output.shape());
   T* g = grad ? grad->data() : nullptr;
   LossResult<D> r;
   const Activation head = model.output_layer().activation();
   const Tensor<D>* logits = model.output_logits();
-  if (loss.kind == LossKind::binary_crossentropy) {
-    if (loss.from_logits) {
-      r.value = ops<D>::bce_from_logits(output.size(), output.data(), target.data(), g, scale);
-    } else if (head == Activation::sigmoid && logits) {
-      r.value = ops<D>::bce_from_logits(output.size(), logits->data(), target.data(), g, scale);
-      r.grad_is_preactivation = true;
-    } else {
-      r.value =
-          ops<D>::bce_from_probabilities(output.size(), output.data(), target.data(), g, scale);
-    }
-    r.value /= double(output.size());  // Keras: mean over samples and outputs
-    (void)k;
-  } else {
-    if (loss.from_logits) {
-      r.value = ops<D>::softmax_cce(n, k, output.data(), target.data(), g, scale);
-    } else {
-      MOODNET_CHECK(head == Activation::softmax && logits,
-                    "categorical_crossentropy needs a softmax head "
-                    "(or from_logits=true); the output layer '",
-                    model.output_layer().name(), "' has activation ", to_string(head));
-      r.value = ops<D>::softmax_cce(n, k, logits->data(), target.data(), g, scale);
-      r.grad_is_preactivation = true;
-    }
-    r.value /= double(n);
+  // The scores the loss reads: logits when the model keeps them (fused, stable), else its output.
+  const T* z = output.data();
+  if (binary && !loss.from_logits && head == Activation::sigmoid && logits) {
+    z = logits->data();
+    r.grad_is_preactivation = true;
   }
+  if (!binary && !loss.from_logits) {
+    MOODNET_CHECK(head == Activation::softmax && logits,
+                  "categorical_crossentropy needs a softmax head "
+                  "(or from_logits=true); the output layer '",
+                  model.output_layer().name(), "' has activation ", to_string(head));
+    z = logits->data();
+    r.grad_is_preactivation = true;
+  }
+  // rows samples from `first`, each weighed by w.
+  auto sum_of_losses = [&](int64_t first, int64_t rows, T w) {
+    const int64_t o = first * k;
+    T* go = g ? g + o : nullptr;
+    if (!binary) return ops<D>::softmax_cce(rows, k, z + o, target.data() + o, go, scale * w);
+    if (loss.from_logits || r.grad_is_preactivation)
+      return ops<D>::bce_from_logits(rows * k, z + o, target.data() + o, go, scale * w);
+    return ops<D>::bce_from_probabilities(rows * k, z + o, target.data() + o, go, scale * w);
+  };
+  if (sample_weights.empty()) {
+    r.value = sum_of_losses(0, n, T(1));
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const T w = static_cast<T>(sample_weights[static_cast<size_t>(i)]);
+      r.value += double(w) * sum_of_losses(i, 1, w);
+    }
+  }
+  // Keras: binary cross-entropy is the mean over samples and outputs, categorical over samples.
+  r.value /= double(binary ? output.size() : n);
   return r;
 }
 

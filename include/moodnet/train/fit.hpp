@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -64,7 +66,29 @@ struct FitOptions {
   // threads, 0 = as many as training uses.
   bool prefetch = false;
   int prefetch_workers = 0;
+  // Keras' class_weight: the loss of a sample of class c counts class_weight[c] times (e.g. from
+  // balanced_class_weights() for a folder with far fewer images of one class). Empty: all 1.
+  // Training loss only; validation loss and accuracy stay unweighted, as in Keras.
+  std::vector<double> class_weight{};
 };
+
+// scikit-learn's compute_class_weight("balanced"): n_samples / (n_classes * count of the class),
+// so that every class weighs as much in the loss as the others. labels: one class index per
+// training sample, 0 <= label < num_classes; a class without samples gets weight 1 (no effect).
+inline std::vector<double> balanced_class_weights(std::span<const int> labels, int num_classes) {
+  MOODNET_CHECK(num_classes > 0, "balanced_class_weights: num_classes must be positive, got ",
+                num_classes);
+  std::vector<int64_t> count(static_cast<size_t>(num_classes), 0);
+  for (const int l : labels) {
+    MOODNET_CHECK(l >= 0 && l < num_classes, "balanced_class_weights: label ", l,
+                  " out of range for ", num_classes, " classes");
+    ++count[static_cast<size_t>(l)];
+  }
+  std::vector<double> w(count.size(), 1.0);
+  for (size_t c = 0; c < count.size(); ++c)
+    if (count[c] > 0) w[c] = double(labels.size()) / (double(num_classes) * double(count[c]));
+  return w;
+}
 
 struct Evaluation {
   double loss = 0, accuracy = 0;
@@ -148,6 +172,26 @@ int64_t count_correct(const Tensor<D>& out, const Tensor<D>& target, bool logits
   return correct;
 }
 
+// One weight per sample of a host batch of targets y:(B, K) (one-unit: class = y >= 0.5; else
+// the argmax), looked up in class_weight.
+inline void class_sample_weights(const Tensor<Cpu>& y, const std::vector<double>& class_weight,
+                                 std::vector<float>& w) {
+  const int64_t b = y.dim(0), k = y.size() / std::max<int64_t>(b, 1);
+  w.resize(static_cast<size_t>(b));
+  for (int64_t i = 0; i < b; ++i) {
+    int64_t c = 0;
+    if (k == 1) {
+      c = y[i] >= 0.5f ? 1 : 0;
+    } else {
+      for (int64_t j = 1; j < k; ++j)
+        if (y[i * k + j] > y[i * k + c]) c = j;
+    }
+    MOODNET_CHECK(c < static_cast<int64_t>(class_weight.size()), "fit: class_weight has ",
+                  class_weight.size(), " entries, but a target is of class ", c);
+    w[static_cast<size_t>(i)] = static_cast<float>(class_weight[static_cast<size_t>(c)]);
+  }
+}
+
 template <class D>
 double l2_penalty(Model<D>& model) {
   double s = 0;
@@ -196,6 +240,16 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
   MOODNET_CHECK(train.target_shape() == model.output_shape(), "fit: targets of shape ",
                 train.target_shape().to_string(), " do not fit the model output ",
                 model.output_shape().to_string());
+  for (size_t c = 0; c < opt.class_weight.size(); ++c)
+    MOODNET_CHECK(std::isfinite(opt.class_weight[c]) && opt.class_weight[c] >= 0,
+                  "fit: class_weight[", c, "] must be a finite number >= 0, got ",
+                  opt.class_weight[c]);
+  if (!opt.class_weight.empty()) {
+    const int64_t k = model.output_shape().num_elements();
+    const size_t classes = static_cast<size_t>(k == 1 ? 2 : k);
+    MOODNET_CHECK(opt.class_weight.size() == classes, "fit: class_weight has ",
+                  opt.class_weight.size(), " entries for a model with ", classes, " classes");
+  }
   // Denormals flush to zero for the whole fit on the Cpu device (kernels/cpu/denormals.hpp).
   [[maybe_unused]] std::conditional_t<std::is_same_v<D, Cpu>, cpu::ScopedFlushDenormals,
                                       detail::NoDenormalFlush>
@@ -207,6 +261,8 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
   model.zero_grad();
   Tensor<Cpu> xh, yh;
   Tensor<D> xs, ys, grad;
+  std::vector<float> sample_weights;
+  if (!opt.class_weight.empty()) sample_weights.reserve(static_cast<size_t>(opt.batch_size));
   const int64_t n = train.size();
   const int64_t batches = (n + opt.batch_size - 1) / opt.batch_size;
   uint64_t step = static_cast<uint64_t>(optimizer.iterations());
@@ -240,7 +296,9 @@ History fit(Model<D>& model, Optimizer<D>& optimizer, const Loss& loss, Dataset&
       const Tensor<D>& x = detail::on_device<D>(xh, xs);
       const Tensor<D>& y = detail::on_device<D>(yh, ys);
       const Tensor<D>& out = model.forward(x, TrainStep{opt.seed, step++});
-      const LossResult<D> r = compute_loss(loss, model, out, y, &grad);
+      if (!opt.class_weight.empty())
+        detail::class_sample_weights(yh, opt.class_weight, sample_weights);
+      const LossResult<D> r = compute_loss(loss, model, out, y, &grad, sample_weights);
       model.backward(grad, r.grad_is_preactivation);
       const double penalty = detail::l2_penalty(model);  // before the update, as Keras reports it
       optimizer.step(params);
