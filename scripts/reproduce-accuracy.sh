@@ -102,7 +102,7 @@ selected() {  # GROUP ROW
 }
 mkdir -p "$(dirname "$out")" "$logs"
 cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')
-machine="$(nproc) cores, ${cpu:-unknown CPU}"
+machine="$(nproc --all) cores, ${cpu:-unknown CPU}"
 D=$data
 ran=0
 for r in "${table[@]}"; do
