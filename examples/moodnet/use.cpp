@@ -55,7 +55,10 @@ int run_evaluate(const std::string& model_path, const std::string& data, const s
   std::vector<int64_t> all(folder.files.size());
   std::iota(all.begin(), all.end(), 0);
   const Shape in = model.input_shape();
-  ImageDataset ds(folder, all, in[0], in[1], image_color_mode(model));
+  // Pixels as the model was trained on them: [0, 1], or raw 0-255 for models that rescale
+  // themselves (seed003); saved in the model file as "scale", as classify_image reads it.
+  const auto scale = static_cast<float>(model.metadata().value("scale", 1.0 / 255));
+  ImageDataset ds(folder, all, in[0], in[1], image_color_mode(model), scale);
   print_skipped(ds);
   const ClassifierEvaluation e = evaluate_classifier(model, ds, folder.class_names);
   std::cout << e.report.to_string();
