@@ -536,3 +536,35 @@ TEST_CASE("training: class weights (balanced) pull an imbalanced model toward th
                       Catch::Contains("class_weight[1] must be a finite number >= 0"));
   set_num_threads(2);
 }
+
+TEST_CASE("training: --tta scores each image as the mean over it and its mirror image",
+          "[training]") {
+  Tensor<Cpu> x(Shape{1, 2, 3, 2}), m;
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(i);
+  detail::flip_left_right(x, m);
+  // Row 0 pixels (0,1) (2,3) (4,5) -> (4,5) (2,3) (0,1); row 1 likewise.
+  CHECK(m.to_vector() == std::vector<float>{4, 5, 2, 3, 0, 1, 10, 11, 8, 9, 6, 7});
+
+  set_num_threads(1);
+  TensorDataset test = stripes(40, 9);
+  Model<Cpu> model = stripes_cnn(5);
+  const ClassifierPredictions plain = predict_classes(model, test, 16);
+  const ClassifierPredictions tta = predict_classes(model, test, 16, 0.5, true);
+  Tensor<Cpu> x_all, y_all, mirrored;
+  std::vector<int64_t> all(40);
+  std::iota(all.begin(), all.end(), 0);
+  test.load_batch(all, 0, x_all, y_all);
+  detail::flip_left_right(x_all, mirrored);
+  const Tensor<Cpu> p = model.predict(x_all), q = model.predict(mirrored);
+  int64_t changed = 0;
+  for (int64_t i = 0; i < 40; ++i) {
+    const auto k = static_cast<size_t>(i);
+    CHECK(plain.scores[k] == Approx(p[i]));
+    CHECK(tta.scores[k] == Approx(0.5 * (p[i] + q[i])));
+    CHECK(tta.predicted[k] == (0.5f * (p[i] + q[i]) >= 0.5f ? 1 : 0));
+    CHECK(tta.truth[k] == plain.truth[k]);
+    changed += tta.scores[k] != plain.scores[k];
+  }
+  CHECK(changed > 0);  // the mirror images do change the scores of this untrained model
+  set_num_threads(2);
+}

@@ -40,6 +40,7 @@ struct TrainArgs {
   int threads = 0;
   bool json = false;
   bool prefetch = false;  // --prefetch: load the next batch on a worker thread
+  bool tta = false;       // --tta: score test images as the mean over the image and its mirror
   std::string report;     // --report DIR: the HTML report and its files (empty: none)
 };
 
@@ -68,8 +69,9 @@ struct TuneArgs {
 };
 int run_tune(const TuneArgs& a);
 // `evaluate`: report_dir non-empty writes the report there (without training curves).
+// tta: each image scored as the mean over it and its mirror image (test-time augmentation).
 int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
-                 bool json, const std::string& report_dir = {});
+                 bool json, const std::string& report_dir = {}, bool tta = false);
 int run_predict(const std::string& model_path, const std::vector<std::string>& images,
                 const std::vector<std::string>& given_names, bool json);
 // `summary`: an architecture by name, a saved model, or (list) every architecture.

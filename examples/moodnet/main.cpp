@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
                    "convolutions, at 0.1x the learning rate; BatchNorm stays frozen)")
       ->check(CLI::Range(1, 1000));
   train->add_flag("--json", t.json, "print the results as one JSON line at the end");
+  train->add_flag("--tta", t.tta,
+                  "score each test image as the mean of the model's outputs on it and on its "
+                  "mirror image (test-time augmentation)");
   train->add_flag("--prefetch", t.prefetch,
                   "load the next batch on a worker thread while one trains (same results; pays "
                   "when loading waits on a slow disk or cores are idle)");
@@ -106,6 +109,10 @@ int main(int argc, char** argv) {
   evaluate->add_option("--data", data)->required();
   evaluate->add_option("--classes", classes);
   evaluate->add_flag("--json", json);
+  bool tta = false;
+  evaluate->add_flag("--tta", tta,
+                     "score each image as the mean of the model's outputs on it and on its mirror "
+                     "image (test-time augmentation)");
   evaluate->add_option("--report", report_dir,
                        "write an HTML report and metrics.json, confusion.png into DIR");
 
@@ -188,7 +195,7 @@ int main(int argc, char** argv) {
           t.given.push_back("--" + o->get_lnames()[0]);
       return run_train(t);
     }
-    if (*evaluate) return run_evaluate(model_path, data, classes, json, report_dir);
+    if (*evaluate) return run_evaluate(model_path, data, classes, json, report_dir, tta);
     if (*predict) return run_predict(model_path, images, split_list(class_names), json);
     if (*summary) return run_summary(arch, model_path, list);
     if (*inspect) return run_inspect(inspect_dir, json, max_pixels);

@@ -311,11 +311,17 @@ int run_train_on(const TrainArgs& a, const fs::path& data_dir) {
                            {"kept_epoch", kept_epoch},
                            {"model", a.out}};
   if (test && test->size() > 0) {
-    const ClassifierEvaluation e = evaluate_classifier(model, *test, folder.class_names);
+    const ClassifierEvaluation e = evaluate_classifier(model, *test, folder.class_names, 64, a.tta);
     std::cout << "\ntest set (" << e.report.n << " images)\n" << e.report.to_string();
     std::printf("ROC AUC %.3f\n", e.auc);
     result.update(nlohmann::json(e.report.to_json()));
     result["auc"] = e.auc;
+    if (a.tta) {  // what the mirror images added
+      const ClassifierEvaluation plain = evaluate_classifier(model, *test, folder.class_names);
+      std::printf("without --tta: accuracy %.4f, ROC AUC %.3f\n", plain.report.accuracy, plain.auc);
+      result["tta"] = "hflip";
+      result["without_tta"] = {{"accuracy", plain.report.accuracy}, {"auc", plain.auc}};
+    }
     if (!a.report.empty()) {
       const CliReport::Settings run = {
           {"command", "train"},

@@ -47,7 +47,7 @@ InputSpec resolve_input(const Shape& arch_input, const std::string& image_size,
 }
 
 int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
-                 bool json, const std::string& report_dir) {
+                 bool json, const std::string& report_dir, bool tta) {
   Model<Cpu> model = load_model<Cpu>(model_path);
   const DataLayout layout = resolve_layout(data);
   const fs::path dir = layout.test_dir.empty() ? layout.train_dir : layout.test_dir;
@@ -60,7 +60,7 @@ int run_evaluate(const std::string& model_path, const std::string& data, const s
   const auto scale = static_cast<float>(model.metadata().value("scale", 1.0 / 255));
   ImageDataset ds(folder, all, in[0], in[1], image_color_mode(model), scale);
   print_skipped(ds);
-  const ClassifierEvaluation e = evaluate_classifier(model, ds, folder.class_names);
+  const ClassifierEvaluation e = evaluate_classifier(model, ds, folder.class_names, 64, tta);
   std::cout << e.report.to_string();
   std::printf("ROC AUC %.3f\n", e.auc);
   if (!report_dir.empty()) {

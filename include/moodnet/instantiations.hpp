@@ -45,28 +45,29 @@
   PREFIX Model<D> load_model<D>(const std::filesystem::path&);
 
 // Training and evaluation: losses, optimizers, callbacks, the fit loop, image classification.
-#define MOODNET_TRAIN_TEMPLATES(PREFIX, D)                                                      \
-  PREFIX LossResult<D> compute_loss<D>(const Loss&, const Model<D>&, const Tensor<D>&,          \
-                                       const Tensor<D>&, Tensor<D>*, std::span<const float>);   \
-  PREFIX double loss_value<D>(const Loss&, const Tensor<D>&, const Tensor<D>&);                 \
-  PREFIX class Optimizer<D>;                                                                    \
-  PREFIX class SGD<D>;                                                                          \
-  PREFIX class RMSprop<D>;                                                                      \
-  PREFIX class Adam<D>;                                                                         \
-  PREFIX std::unique_ptr<Optimizer<D>> make_optimizer<D>(const std::string&, const Value&);     \
-  PREFIX class Callback<D>;                                                                     \
-  PREFIX class EarlyStopping<D>;                                                                \
-  PREFIX class ReduceLROnPlateau<D>;                                                            \
-  PREFIX Evaluation evaluate<D>(const Model<D>&, const Loss&, Dataset&, int64_t);               \
-  PREFIX History fit<D>(Model<D>&, Optimizer<D>&, const Loss&, Dataset&, const FitOptions&,     \
-                        const std::vector<Callback<D>*>&);                                      \
-  PREFIX ClassifierPredictions predict_classes<D>(const Model<D>&, Dataset&, int64_t, double);  \
-  PREFIX ClassifierEvaluation evaluate_classifier<D>(const Model<D>&, Dataset&,                 \
-                                                     const std::vector<std::string>&, int64_t); \
-  PREFIX void set_image_metadata<D>(Model<D>&, const std::vector<std::string>&, ColorMode,      \
-                                    double);                                                    \
-  PREFIX ColorMode image_color_mode<D>(const Model<D>&);                                        \
-  PREFIX ImageClassification classify_image<D>(const Model<D>&, const std::filesystem::path&,   \
+#define MOODNET_TRAIN_TEMPLATES(PREFIX, D)                                                    \
+  PREFIX LossResult<D> compute_loss<D>(const Loss&, const Model<D>&, const Tensor<D>&,        \
+                                       const Tensor<D>&, Tensor<D>*, std::span<const float>); \
+  PREFIX double loss_value<D>(const Loss&, const Tensor<D>&, const Tensor<D>&);               \
+  PREFIX class Optimizer<D>;                                                                  \
+  PREFIX class SGD<D>;                                                                        \
+  PREFIX class RMSprop<D>;                                                                    \
+  PREFIX class Adam<D>;                                                                       \
+  PREFIX std::unique_ptr<Optimizer<D>> make_optimizer<D>(const std::string&, const Value&);   \
+  PREFIX class Callback<D>;                                                                   \
+  PREFIX class EarlyStopping<D>;                                                              \
+  PREFIX class ReduceLROnPlateau<D>;                                                          \
+  PREFIX Evaluation evaluate<D>(const Model<D>&, const Loss&, Dataset&, int64_t);             \
+  PREFIX History fit<D>(Model<D>&, Optimizer<D>&, const Loss&, Dataset&, const FitOptions&,   \
+                        const std::vector<Callback<D>*>&);                                    \
+  PREFIX ClassifierPredictions predict_classes<D>(const Model<D>&, Dataset&, int64_t, double, \
+                                                  bool);                                      \
+  PREFIX ClassifierEvaluation evaluate_classifier<D>(                                         \
+      const Model<D>&, Dataset&, const std::vector<std::string>&, int64_t, bool);             \
+  PREFIX void set_image_metadata<D>(Model<D>&, const std::vector<std::string>&, ColorMode,    \
+                                    double);                                                  \
+  PREFIX ColorMode image_color_mode<D>(const Model<D>&);                                      \
+  PREFIX ImageClassification classify_image<D>(const Model<D>&, const std::filesystem::path&, \
                                                int64_t);
 
 #define MOODNET_ALL_TEMPLATES(PREFIX, D)  \

@@ -358,12 +358,28 @@ struct ClassifierPredictions {
   std::vector<double> scores;
 };
 
+namespace detail {
+// out = x mirrored left-right (tf.image.flip_left_right). x, out:(N, H, W, C)
+inline void flip_left_right(const Tensor<Cpu>& x, Tensor<Cpu>& out) {
+  MOODNET_CHECK(x.rank() == 4, "flip_left_right: expects (N, H, W, C), got ",
+                x.shape().to_string());
+  out.resize(x.shape());
+  const int64_t rows = x.dim(0) * x.dim(1), w = x.dim(2), c = x.dim(3);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < w; ++j)
+      std::copy_n(x.data() + (r * w + j) * c, c, out.data() + (r * w + (w - 1 - j)) * c);
+}
+}  // namespace detail
+
+// With hflip_average, each image's output is the mean of the model's outputs on the image and on
+// its mirror image (test-time augmentation; class probabilities averaged), for models trained with
+// horizontal flips or on data where left and right mean the same.
 template <class D>
 ClassifierPredictions predict_classes(const Model<D>& model, Dataset& data, int64_t batch_size = 64,
-                                      double threshold = 0.5) {
+                                      double threshold = 0.5, bool hflip_average = false) {
   MOODNET_CHECK(batch_size > 0, "predict_classes: batch_size must be positive");
   ClassifierPredictions r;
-  Tensor<Cpu> xh, yh, out_host;
+  Tensor<Cpu> xh, yh, out_host, flipped, out_flipped;
   Tensor<D> xs, out;
   std::vector<int64_t> idx;
   for (int64_t b0 = 0; b0 < data.size(); b0 += batch_size) {
@@ -376,6 +392,18 @@ ClassifierPredictions predict_classes(const Model<D>& model, Dataset& data, int6
       o = &out;
     else
       out_host = to<Cpu>(out);
+    if (hflip_average) {
+      if (o != &out_host) out_host = *o;
+      detail::flip_left_right(xh, flipped);
+      model.predict(detail::on_device<D>(flipped, xs), out, batch_size);
+      if constexpr (std::is_same_v<D, Cpu>)
+        out_flipped = out;
+      else
+        out_flipped = to<Cpu>(out);
+      for (int64_t i = 0; i < out_host.size(); ++i)
+        out_host[i] = 0.5f * (out_host[i] + out_flipped[i]);
+      o = &out_host;
+    }
     const int64_t k = o->size() / o->dim(0);
     for (size_t i = 0; i < idx.size(); ++i) {
       const auto row = static_cast<int64_t>(i);
@@ -411,10 +439,10 @@ struct ClassifierEvaluation {
 template <class D>
 ClassifierEvaluation evaluate_classifier(const Model<D>& model, Dataset& data,
                                          const std::vector<std::string>& class_names,
-                                         int64_t batch_size = 64) {
+                                         int64_t batch_size = 64, bool hflip_average = false) {
   MOODNET_CHECK(data.size() > 0, "evaluate_classifier: empty dataset");
   ClassifierEvaluation e;
-  e.predictions = predict_classes(model, data, batch_size);
+  e.predictions = predict_classes(model, data, batch_size, 0.5, hflip_average);
   e.report = classification_report(e.predictions.truth, e.predictions.predicted, class_names);
   if (model.output_shape()[0] == 1) e.auc = roc_auc(e.predictions.scores, e.predictions.truth);
   return e;
