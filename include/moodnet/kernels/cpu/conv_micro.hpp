@@ -235,6 +235,35 @@ inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_
   }
 }
 
+// Winograd GEMM-stage tiles (rows = tiles, k = channels, a_i = C): 14 rows, with the row stride
+// compiled in for the usual channel counts, so the 14 broadcasts of a k step are fixed offsets
+// from one pointer (a pointer per row runs out of registers and spills in the inner loop).
+inline ConvTile winograd_gemm_tile(Isa isa, int64_t f, int64_t c) {
+#if MOODNET_SGEMM_X86
+  if (isa == Isa::avx512) {
+    const bool narrow = f <= 16;
+    switch (c) {
+      case 16:
+        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 16>}
+                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 16>};
+      case 32:
+        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 32>}
+                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 32>};
+      case 64:
+        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 64>}
+                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 64>};
+      case 128:
+        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 128>}
+                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 128>};
+      default:
+        break;
+    }
+  }
+#endif
+  // 84 output rows fill 12- and 14-row tiles alike: the widest tile wins.
+  return conv_forward_tile(isa, f, c, 84);
+}
+
 // Backward-weights tiles: rows are runs of `taps_per_row` kernel taps (KW * C); 3x3 RGB kernel
 // rows (9 taps) get a 9-row tile.
 inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row) {
