@@ -790,7 +790,9 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
           // Winograd F(4x4) (several tile blocks per thread)
           ConvGeometry::make(4, 13, 12, 48, 3, 3, 1, 1, 48, Padding::same),
           // Winograd F(2x2) (outputs under 8x8; several tile blocks per thread)
-          ConvGeometry::make(40, 7, 6, 48, 3, 3, 1, 1, 48, Padding::same)}) {
+          ConvGeometry::make(40, 7, 6, 48, 3, 3, 1, 1, 48, Padding::same),
+          // RGB first layer: 9-tap weight-gradient tiles, images split over groups
+          ConvGeometry::make(6, 30, 29, 3, 3, 3, 1, 1, 16, Padding::valid)}) {
       const int64_t xs = g.n * g.h * g.w * g.c, ys = g.n * g.oh * g.ow * g.f,
                     ws = g.kh * g.kw * g.c * g.f;
       const F x = random_floats(xs, 1), w = random_floats(ws, 2), b = random_floats(g.f, 3),
@@ -1016,19 +1018,22 @@ TEST_CASE("kernels: conv2d_forward_act fuses bias and ReLU/ReLU6 like conv + act
 }
 
 TEST_CASE(
-    "kernels: every conv tile shape (6x64, 12/14 rows, RGB, 9-tap) and depthwise block against the "
-    "reference") {
+    "kernels: every conv tile shape (6x64, 12/14 rows, RGB, 9-tap, 3-tap) and depthwise block "
+    "against the reference") {
   using moodnet::cpu::Isa;
   const OneThread one_thread;
   // Widths and channel counts chosen so that each tile kernel is picked somewhere: 75 columns
   // with 64 filters (6x64), 60 (12 rows), 28 (14 rows), RGB input (stride-3 rows) and 3x3 RGB
-  // weight gradients (9-row tiles), 'same' borders and stride 2.
+  // weight gradients (9-row tiles), one-channel ones (3-row tiles), 'same' borders and stride 2.
   const ConvGeometry shapes[] = {ConvGeometry::make(2, 4, 75, 16, 3, 3, 1, 1, 64, Padding::same),
                                  ConvGeometry::make(1, 5, 62, 8, 3, 3, 1, 1, 32, Padding::valid),
                                  ConvGeometry::make(2, 3, 28, 64, 1, 1, 1, 1, 128, Padding::valid),
                                  ConvGeometry::make(2, 7, 40, 3, 3, 3, 1, 1, 16, Padding::same),
                                  ConvGeometry::make(1, 6, 33, 3, 3, 3, 1, 1, 48, Padding::valid),
-                                 ConvGeometry::make(2, 9, 31, 5, 3, 3, 2, 2, 20, Padding::same)};
+                                 ConvGeometry::make(2, 9, 31, 5, 3, 3, 2, 2, 20, Padding::same),
+                                 // one-channel input: 3-row weight-gradient tiles (F 32 and 16)
+                                 ConvGeometry::make(2, 11, 30, 1, 3, 3, 1, 1, 32, Padding::same),
+                                 ConvGeometry::make(1, 8, 17, 1, 3, 3, 1, 1, 13, Padding::valid)};
   for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
     if (!moodnet::cpu::detail::isa_supported(isa)) continue;
     moodnet::cpu::force_isa(isa);

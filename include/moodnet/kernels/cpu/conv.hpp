@@ -1,5 +1,6 @@
 // Conv2D kernels for the Cpu device.
-//   forward          3x3 stride 1 with C, F >= 16: Winograd F(2x2, 3x3) (winograd.hpp);
+//   forward          3x3 stride 1 with C, F >= 16: Winograd F(4x4, 3x3) (winograd4.hpp) where
+//                    C <= 64 and the output is at least 8x8, else F(2x2, 3x3) (winograd.hpp);
 //                    otherwise direct: register tiles read the input image in place
 //                    (conv_micro.hpp), the packed weights stay in L2; bias and ReLU applied in
 //                    the tile epilogue.

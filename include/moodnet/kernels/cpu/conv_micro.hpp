@@ -265,7 +265,7 @@ inline ConvTile winograd_gemm_tile(Isa isa, int64_t f, int64_t c) {
 }
 
 // Backward-weights tiles: rows are runs of `taps_per_row` kernel taps (KW * C); 3x3 RGB kernel
-// rows (9 taps) get a 9-row tile.
+// rows (9 taps) get a 9-row tile, 3x3 one-channel rows (3 taps) a 3-row one.
 inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row) {
   switch (isa) {
 #if MOODNET_SGEMM_X86
@@ -273,6 +273,11 @@ inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row) {
       if (taps_per_row == 9)
         return f <= 16 ? ConvTile{9, 16, &conv_micro_avx512<9, 1, false>}
                        : ConvTile{9, 32, &conv_micro_avx512<9, 2, false>};
+      // One-channel input (fer-cnn's first layer): 3 taps per kernel row; a 14-row tile would
+      // leave 11 of its rows idle.
+      if (taps_per_row == 3)
+        return f <= 16 ? ConvTile{3, 16, &conv_micro_avx512<3, 1, false>}
+                       : ConvTile{3, 32, &conv_micro_avx512<3, 2, false>};
       return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, false>}
                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, false>};
     case Isa::avx2:
