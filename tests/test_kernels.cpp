@@ -787,8 +787,12 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
           ConvGeometry::make(3, 21, 17, 6, 3, 2, 2, 2, 10, Padding::valid),
           ConvGeometry::make(4, 16, 16, 32, 1, 1, 1, 1, 24, Padding::same),
           ConvGeometry::make(9, 14, 14, 16, 1, 1, 2, 2, 8, Padding::same),
-          // Winograd (several tile blocks per thread)
-          ConvGeometry::make(4, 13, 12, 48, 3, 3, 1, 1, 48, Padding::same)}) {
+          // Winograd F(4x4) (several tile blocks per thread)
+          ConvGeometry::make(4, 13, 12, 48, 3, 3, 1, 1, 48, Padding::same),
+          // Winograd F(2x2) (outputs under 8x8; several tile blocks per thread)
+          ConvGeometry::make(40, 7, 6, 48, 3, 3, 1, 1, 48, Padding::same),
+          // RGB first layer: 9-tap weight-gradient tiles, images split over groups
+          ConvGeometry::make(6, 30, 29, 3, 3, 3, 1, 1, 16, Padding::valid)}) {
       const int64_t xs = g.n * g.h * g.w * g.c, ys = g.n * g.oh * g.ow * g.f,
                     ws = g.kh * g.kw * g.c * g.f;
       const F x = random_floats(xs, 1), w = random_floats(ws, 2), b = random_floats(g.f, 3),
@@ -866,9 +870,9 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
 #endif
 
 TEST_CASE(
-    "kernels: Winograd F(2x2, 3x3) convs (3x3 stride 1, C and F >= 16; weight gradients at "
-    "C * F >= 2048): sizes odd and even, both paddings, fused ReLU/ReLU6, fer-cnn's shapes, every "
-    "ISA") {
+    "kernels: Winograd F(2x2, 3x3) and F(4x4, 3x3) convs (3x3 stride 1, C and F >= 16; F(4x4) "
+    "for outputs of 8x8 or more with C <= 64; weight gradients at C * F >= 2048, F(4x4)'s at "
+    ">= 1024): sizes odd and even, both paddings, fused ReLU/ReLU6, fer-cnn's shapes, every ISA") {
   using moodnet::cpu::Isa;
   const OneThread one_thread;
   const Padding v = Padding::valid, s = Padding::same;
@@ -894,7 +898,16 @@ TEST_CASE(
                         // 14-row tiles; two 576-tile images (3 blocks of up to 256 tiles)
                         {2, 9, 13, 33, 65, v},
                         {3, 5, 6, 48, 48, s},
-                        {2, 48, 48, 32, 64, s}};
+                        {2, 48, 48, 32, 64, s},
+                        // F(4x4, 3x3) (outputs of at least 8x8): partial 4x4 tiles at the
+                        // bottom/right, channel tails
+                        {2, 11, 9, 16, 24, s},
+                        {1, 10, 14, 20, 17, v},
+                        {2, 17, 13, 40, 33, s},
+                        {1, 8, 8, 16, 16, s},
+                        // F(4x4) weight gradient (C * F >= 1024): more tiles than a block
+                        {1, 10, 14, 24, 48, v},
+                        {3, 21, 22, 32, 32, s}};
   for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
     if (!moodnet::cpu::detail::isa_supported(isa)) continue;
     moodnet::cpu::force_isa(isa);
@@ -918,6 +931,62 @@ TEST_CASE(
         REQUIRE(y.intact());
         REQUIRE_CLOSE(y.data(), want.data(), y.size(), "y");
       }
+      seed += 100;
+    }
+  }
+  moodnet::cpu::force_isa(std::nullopt);
+}
+
+TEST_CASE(
+    "kernels: Winograd F(4x4, 3x3) and F(2x2, 3x3) forward, each called directly, against the "
+    "reference (with and without bias, linear/ReLU/ReLU6), every ISA") {
+  using moodnet::cpu::Isa;
+  const OneThread one_thread;
+  const Padding v = Padding::valid, s = Padding::same;
+  struct Case {
+    int64_t n, h, w, c, f;
+    Padding pad;
+  };
+  // Both algorithms on every shape (F(4x4) up to the 64 input channels it is used for),
+  // whichever the dispatch would pick: small and odd outputs (partial tiles), channel tails,
+  // several tile blocks, fer-cnn's and seed004's shapes.
+  const Case cases[] = {{1, 4, 4, 16, 16, s},   {2, 5, 7, 16, 16, s},     {3, 9, 6, 17, 33, v},
+                        {2, 11, 9, 16, 24, s},  {1, 10, 14, 20, 17, v},   {2, 17, 13, 40, 33, s},
+                        {2, 24, 24, 64, 64, s}, {1, 12, 12, 128, 128, s}, {2, 48, 48, 32, 32, s},
+                        {1, 19, 19, 64, 32, s}, {1, 37, 37, 64, 64, s},   {1, 74, 74, 16, 64, s},
+                        {1, 74, 74, 64, 16, s}};
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
+    if (!moodnet::cpu::detail::isa_supported(isa)) continue;
+    moodnet::cpu::force_isa(isa);
+    INFO("isa " << moodnet::cpu::to_string(isa));
+    uint64_t seed = 71000;
+    for (const Case& k : cases) {
+      const ConvGeometry g = ConvGeometry::make(k.n, k.h, k.w, k.c, 3, 3, 1, 1, k.f, k.pad);
+      REQUIRE(moodnet::cpu::winograd_applies(g));
+      const F x = random_floats(g.n * g.h * g.w * g.c, seed, -4, 4),
+              w = random_floats(9 * g.c * g.f, seed + 1), b = random_floats(g.f, seed + 2);
+      const Dv xd = to_double(x), wd = to_double(w), bd = to_double(b);
+      for (int algo : {2, 4})
+        for (Activation act : {Activation::linear, Activation::relu, Activation::relu6}) {
+          if (algo == 4 && g.c > 64) continue;  // F(4x4) is used up to 64 input channels
+          const bool bias = act != Activation::relu;
+          INFO(describe(g, false) << " F(" << algo << "x" << algo << ") act "
+                                  << moodnet::to_string(act) << (bias ? " bias" : ""));
+          Guarded y(g.n * g.oh * g.ow * g.f);
+          if (algo == 4)
+            moodnet::cpu::conv_forward_winograd4(g, x.data(), w.data(), bias ? b.data() : nullptr,
+                                                 act, y.data());
+          else
+            moodnet::cpu::conv_forward_winograd(g, x.data(), w.data(), bias ? b.data() : nullptr,
+                                                act, y.data());
+          Dv want(static_cast<size_t>(y.size()));
+          RefOps::conv2d_forward(g, xd.data(), wd.data(), bias ? bd.data() : nullptr, want.data());
+          if (act != Activation::linear)
+            for (double& o : want)
+              o = act == Activation::relu6 ? std::clamp(o, 0.0, 6.0) : std::max(o, 0.0);
+          REQUIRE(y.intact());
+          REQUIRE_CLOSE(y.data(), want.data(), y.size(), "y");
+        }
       seed += 100;
     }
   }
@@ -949,19 +1018,22 @@ TEST_CASE("kernels: conv2d_forward_act fuses bias and ReLU/ReLU6 like conv + act
 }
 
 TEST_CASE(
-    "kernels: every conv tile shape (6x64, 12/14 rows, RGB, 9-tap) and depthwise block against the "
-    "reference") {
+    "kernels: every conv tile shape (6x64, 12/14 rows, RGB, 9-tap, 3-tap) and depthwise block "
+    "against the reference") {
   using moodnet::cpu::Isa;
   const OneThread one_thread;
   // Widths and channel counts chosen so that each tile kernel is picked somewhere: 75 columns
   // with 64 filters (6x64), 60 (12 rows), 28 (14 rows), RGB input (stride-3 rows) and 3x3 RGB
-  // weight gradients (9-row tiles), 'same' borders and stride 2.
+  // weight gradients (9-row tiles), one-channel ones (3-row tiles), 'same' borders and stride 2.
   const ConvGeometry shapes[] = {ConvGeometry::make(2, 4, 75, 16, 3, 3, 1, 1, 64, Padding::same),
                                  ConvGeometry::make(1, 5, 62, 8, 3, 3, 1, 1, 32, Padding::valid),
                                  ConvGeometry::make(2, 3, 28, 64, 1, 1, 1, 1, 128, Padding::valid),
                                  ConvGeometry::make(2, 7, 40, 3, 3, 3, 1, 1, 16, Padding::same),
                                  ConvGeometry::make(1, 6, 33, 3, 3, 3, 1, 1, 48, Padding::valid),
-                                 ConvGeometry::make(2, 9, 31, 5, 3, 3, 2, 2, 20, Padding::same)};
+                                 ConvGeometry::make(2, 9, 31, 5, 3, 3, 2, 2, 20, Padding::same),
+                                 // one-channel input: 3-row weight-gradient tiles (F 32 and 16)
+                                 ConvGeometry::make(2, 11, 30, 1, 3, 3, 1, 1, 32, Padding::same),
+                                 ConvGeometry::make(1, 8, 17, 1, 3, 3, 1, 1, 13, Padding::valid)};
   for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
     if (!moodnet::cpu::detail::isa_supported(isa)) continue;
     moodnet::cpu::force_isa(isa);

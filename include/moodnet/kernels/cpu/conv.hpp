@@ -1,5 +1,6 @@
 // Conv2D kernels for the Cpu device.
-//   forward          3x3 stride 1 with C, F >= 16: Winograd F(2x2, 3x3) (winograd.hpp);
+//   forward          3x3 stride 1 with C, F >= 16: Winograd F(4x4, 3x3) (winograd4.hpp) where
+//                    C <= 64 and the output is at least 8x8, else F(2x2, 3x3) (winograd.hpp);
 //                    otherwise direct: register tiles read the input image in place
 //                    (conv_micro.hpp), the packed weights stay in L2; bias and ReLU applied in
 //                    the tile epilogue.
@@ -19,6 +20,7 @@
 #include "conv_micro.hpp"
 #include "gemm.hpp"
 #include "winograd.hpp"
+#include "winograd4.hpp"
 
 namespace moodnet {
 
@@ -197,6 +199,7 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
                                  const float* b, Activation act, float* y) {
   MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
                 "conv2d_forward_fused: activation ", to_string(act), " cannot be fused");
+  if (winograd4_applies(g)) return conv_forward_winograd4(g, x, w, b, act, y);
   if (winograd_applies(g)) return conv_forward_winograd(g, x, w, b, act, y);
   const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, g.ow);
   const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
@@ -224,6 +227,8 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
         for (int64_t c = 0; c < g.c; ++c)
           flipped[((ky * g.kw + kx) * g.f + f) * g.c + c] =
               w[(((g.kh - 1 - ky) * g.kw + (g.kw - 1 - kx)) * g.c + c) * g.f + f];
+  if (winograd4_applies(gt))
+    return conv_forward_winograd4(gt, dy, flipped, nullptr, Activation::linear, dx);
   if (winograd_applies(gt))
     return conv_forward_winograd(gt, dy, flipped, nullptr, Activation::linear, dx);
   float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));

@@ -235,8 +235,37 @@ inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_
   }
 }
 
+// Winograd GEMM-stage tiles (rows = tiles, k = channels, a_i = C): 14 rows, with the row stride
+// compiled in for the usual channel counts, so the 14 broadcasts of a k step are fixed offsets
+// from one pointer (a pointer per row runs out of registers and spills in the inner loop).
+inline ConvTile winograd_gemm_tile(Isa isa, int64_t f, int64_t c) {
+#if MOODNET_SGEMM_X86
+  if (isa == Isa::avx512) {
+    const bool narrow = f <= 16;
+    switch (c) {
+      case 16:
+        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 16>}
+                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 16>};
+      case 32:
+        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 32>}
+                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 32>};
+      case 64:
+        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 64>}
+                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 64>};
+      case 128:
+        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 128>}
+                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 128>};
+      default:
+        break;
+    }
+  }
+#endif
+  // 84 output rows fill 12- and 14-row tiles alike: the widest tile wins.
+  return conv_forward_tile(isa, f, c, 84);
+}
+
 // Backward-weights tiles: rows are runs of `taps_per_row` kernel taps (KW * C); 3x3 RGB kernel
-// rows (9 taps) get a 9-row tile.
+// rows (9 taps) get a 9-row tile, 3x3 one-channel rows (3 taps) a 3-row one.
 inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row) {
   switch (isa) {
 #if MOODNET_SGEMM_X86
@@ -244,6 +273,11 @@ inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row) {
       if (taps_per_row == 9)
         return f <= 16 ? ConvTile{9, 16, &conv_micro_avx512<9, 1, false>}
                        : ConvTile{9, 32, &conv_micro_avx512<9, 2, false>};
+      // One-channel input (fer-cnn's first layer): 3 taps per kernel row; a 14-row tile would
+      // leave 11 of its rows idle.
+      if (taps_per_row == 3)
+        return f <= 16 ? ConvTile{3, 16, &conv_micro_avx512<3, 1, false>}
+                       : ConvTile{3, 32, &conv_micro_avx512<3, 2, false>};
       return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, false>}
                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, false>};
     case Isa::avx2:

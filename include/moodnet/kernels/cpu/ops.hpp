@@ -1,5 +1,5 @@
 // ops<Cpu>: float32 kernels. Convolutions run as direct register tiles or, for 3x3 stride 1,
-// Winograd F(2x2, 3x3) (conv.hpp, winograd.hpp, winograd_grad.hpp), depthwise
+// Winograd F(4x4, 3x3) or F(2x2, 3x3) (conv.hpp, winograd4*.hpp, winograd*.hpp), depthwise
 // convolutions directly (depthwise.hpp), dense layers as one GEMM; pooling, normalisation,
 // activations, losses and optimizer updates come from elementwise.hpp.
 // Parameter-gradient reductions over the batch use a fixed number of image groups summed in a
@@ -15,6 +15,7 @@
 #include "depthwise.hpp"
 #include "elementwise.hpp"
 #include "gemm.hpp"
+#include "winograd4_grad.hpp"
 #include "winograd_grad.hpp"
 
 namespace moodnet {
@@ -57,6 +58,8 @@ for (int64_t n = 0; n < g.n; ++n) {
   // Fixed image groups, each summed on one thread, then added in group order: bitwise the same
   // for any thread count.
   static void conv2d_backward_params(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* db) {
+    if (cpu::winograd4_grad_applies(g))
+      return cpu::conv_backward_params_winograd4(g, x, dy, dw, db);
     if (cpu::winograd_grad_applies(g)) return cpu::conv_backward_params_winograd(g, x, dy, dw, db);
     const int64_t pix = g.oh * g.ow;
     const cpu::ConvTile t = cpu::conv_weights_tile(cpu::active_isa(), g.f, g.kw * g.c);

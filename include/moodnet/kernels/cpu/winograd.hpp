@@ -160,8 +160,7 @@ inline void winograd_weights(int64_t c, int64_t f, int64_t nr, const float* w, f
 inline void conv_forward_winograd(const ConvGeometry& g, const float* x, const float* w,
                                   const float* b, Activation act, float* y) {
   const Isa isa = active_isa();
-  // 84 output rows fill 12- and 14-row tiles alike: the widest tile wins.
-  const ConvTile t = conv_forward_tile(isa, g.f, g.c, 84);
+  const ConvTile t = winograd_gemm_tile(isa, g.f, g.c);
   const int64_t MR = t.MR, NR = t.NR, strips = (g.f + NR - 1) / NR;
   const int64_t plane = strips * g.c * NR;
   static thread_local std::vector<float> u_buf;
