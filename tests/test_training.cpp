@@ -6,6 +6,9 @@
 #include <set>
 #include <thread>
 
+#include "image_files.hpp"
+#include "temp_dir.hpp"
+
 using namespace moodnet;
 
 namespace {
@@ -567,4 +570,34 @@ TEST_CASE("training: --tta scores each image as the mean over it and its mirror 
   }
   CHECK(changed > 0);  // the mirror images do change the scores of this untrained model
   set_num_threads(2);
+}
+
+TEST_CASE("training: classify_image with hflip_average is the mean over the photo and its mirror",
+          "[training]") {
+  // A 16x16 photo with a left-right asymmetric pattern, and the same photo mirrored.
+  const test::TempDir dir("moodnet_classify");
+  std::vector<uint8_t> px(16 * 16), mirrored(16 * 16);
+  for (int r = 0; r < 16; ++r)
+    for (int c = 0; c < 16; ++c) px[size_t(r * 16 + c)] = uint8_t((c * c * 7 + r * 13) % 256);
+  for (int r = 0; r < 16; ++r)
+    for (int c = 0; c < 16; ++c) mirrored[size_t(r * 16 + c)] = px[size_t(r * 16 + 15 - c)];
+  test::write_png(dir.path / "photo.png", 16, 16, 1, px);
+  test::write_png(dir.path / "mirror.png", 16, 16, 1, mirrored);
+  Model<Cpu> model = stripes_cnn(5);
+  set_image_metadata(model, {"horizontal", "vertical"}, ColorMode::grayscale);
+  const ImageClassification a = classify_image(model, dir.path / "photo.png");
+  const ImageClassification b = classify_image(model, dir.path / "mirror.png");
+  const ImageClassification ta =
+      classify_image(model, dir.path / "photo.png", {.hflip_average = true});
+  const ImageClassification tb =
+      classify_image(model, dir.path / "mirror.png", {.hflip_average = true});
+  REQUIRE(a.probabilities.size() == 2);
+  CHECK(a.probabilities[1] != Approx(b.probabilities[1]).margin(1e-6));  // the mirror differs
+  CHECK(ta.probabilities[1] ==
+        Approx(0.5 * (a.probabilities[1] + b.probabilities[1])).epsilon(1e-6));
+  // The same pair of images in the other order within the batch.
+  CHECK(ta.probabilities[1] == Approx(tb.probabilities[1]).epsilon(1e-6));
+  CHECK(ta.label == (ta.probabilities[1] >= 0.5 ? 1 : 0));
+  CHECK(ta.class_name == (ta.label == 1 ? "vertical" : "horizontal"));
+  CHECK(ta.confidence == ta.probabilities[size_t(ta.label)]);
 }

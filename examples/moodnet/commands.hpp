@@ -73,7 +73,7 @@ int run_tune(const TuneArgs& a);
 int run_evaluate(const std::string& model_path, const std::string& data, const std::string& classes,
                  bool json, const std::string& report_dir = {}, bool tta = false);
 int run_predict(const std::string& model_path, const std::vector<std::string>& images,
-                const std::vector<std::string>& given_names, bool json);
+                const std::vector<std::string>& given_names, bool json, bool tta);
 // `summary`: an architecture by name, a saved model, or (list) every architecture.
 int run_summary(const std::string& arch, const std::string& model_path, bool list);
 // `augment`: write `copies` augmented variants of every image of DIR/CLASS into out/CLASS.

@@ -124,6 +124,9 @@ int main(int argc, char** argv) {
                       "names of class 0 and class 1 (default: saved with the model)");
   predict->add_option("images", images, "image files")->required();
   predict->add_flag("--json", json);
+  predict->add_flag("--tta", tta,
+                    "score each image as the mean of the model's outputs on it and on its mirror "
+                    "image (test-time augmentation)");
 
   std::string arch;
   bool list = false;
@@ -196,7 +199,7 @@ int main(int argc, char** argv) {
       return run_train(t);
     }
     if (*evaluate) return run_evaluate(model_path, data, classes, json, report_dir, tta);
-    if (*predict) return run_predict(model_path, images, split_list(class_names), json);
+    if (*predict) return run_predict(model_path, images, split_list(class_names), json, tta);
     if (*summary) return run_summary(arch, model_path, list);
     if (*inspect) return run_inspect(inspect_dir, json, max_pixels);
     if (*augment)

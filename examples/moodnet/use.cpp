@@ -85,7 +85,7 @@ int run_evaluate(const std::string& model_path, const std::string& data, const s
 }
 
 int run_predict(const std::string& model_path, const std::vector<std::string>& images,
-                const std::vector<std::string>& given_names, bool json) {
+                const std::vector<std::string>& given_names, bool json, bool tta) {
   Model<Cpu> model = load_model<Cpu>(model_path);
   if (!given_names.empty()) model.metadata()["class_names"] = given_names;
   const auto class_names =
@@ -96,7 +96,7 @@ int run_predict(const std::string& model_path, const std::vector<std::string>& i
   int failures = 0;
   for (const auto& path : images) {
     try {
-      const ImageClassification c = classify_image(model, path);
+      const ImageClassification c = classify_image(model, path, {.hflip_average = tta});
       if (json) {
         out.push_back({{"image", path},
                        {"label", c.class_name},

@@ -68,7 +68,7 @@
                                     double);                                                  \
   PREFIX ColorMode image_color_mode<D>(const Model<D>&);                                      \
   PREFIX ImageClassification classify_image<D>(const Model<D>&, const std::filesystem::path&, \
-                                               int64_t);
+                                               const ClassifyOptions&);
 
 #define MOODNET_ALL_TEMPLATES(PREFIX, D)  \
   MOODNET_CONV_TEMPLATES(PREFIX, D)       \

@@ -37,29 +37,47 @@ struct ImageClassification {
   std::vector<double> probabilities;  // per class (two-class sigmoid heads: 1 - p, p)
 };
 
+struct ClassifyOptions {
+  int64_t max_pixels = default_max_image_pixels;  // larger files are refused (decoder safety)
+  // Test-time augmentation: score the photo as the mean of the model's outputs on it and on
+  // its mirror image, as predict_classes(..., hflip_average) does for a data set.
+  bool hflip_average = false;
+};
+
 // Classifies one photo. Throws moodnet::Error naming the file when it cannot be read.
 template <class D>
 ImageClassification classify_image(const Model<D>& model, const std::filesystem::path& file,
-                                   int64_t max_pixels = default_max_image_pixels) {
+                                   const ClassifyOptions& options = {}) {
   const Shape in = model.input_shape();
-  const Image img = load_image(file, in[0], in[1], image_color_mode(model), max_pixels);
+  const Image img = load_image(file, in[0], in[1], image_color_mode(model), options.max_pixels);
   const auto scale = static_cast<float>(model.metadata().value("scale", 1.0 / 255));
-  Tensor<Cpu> x(in.with_batch(1));
-  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(img.pixels[size_t(i)]) * scale;
+  // One batch: the photo, and with hflip_average its mirror (columns reversed) as image 2.
+  const int64_t h = in[0], w = in[1], c = in[2];
+  Tensor<Cpu> x(in.with_batch(options.hflip_average ? 2 : 1));
+  for (int64_t i = 0; i < h * w * c; ++i) x[i] = float(img.pixels[size_t(i)]) * scale;
+  if (options.hflip_average)
+    for (int64_t r = 0; r < h; ++r)
+      for (int64_t col = 0; col < w; ++col)
+        for (int64_t k = 0; k < c; ++k)
+          x[h * w * c + (r * w + col) * c + k] = x[(r * w + (w - 1 - col)) * c + k];
   Tensor<Cpu> out;
   if constexpr (std::is_same_v<D, Cpu>)
     model.predict(x, out);
   else
     out = to<Cpu>(model.predict(to<D>(x)));
+  const int64_t k_out = out.size() / x.shape()[0];
+  std::vector<float> scores(static_cast<size_t>(k_out));
+  for (int64_t k = 0; k < k_out; ++k)
+    scores[size_t(k)] = options.hflip_average ? 0.5f * (out[k] + out[k_out + k]) : out[k];
   ImageClassification r;
-  if (out.size() == 1) {
-    r.probabilities = {1.0 - out[0], double(out[0])};
+  if (k_out == 1) {
+    r.probabilities = {1.0 - scores[0], double(scores[0])};
+    r.label = scores[0] >= 0.5f ? 1 : 0;  // as predict_classes thresholds
   } else {
-    for (int64_t k = 0; k < out.size(); ++k) r.probabilities.push_back(out[k]);
+    for (const float p : scores) r.probabilities.push_back(p);
+    for (size_t k = 1; k < r.probabilities.size(); ++k)
+      if (r.probabilities[k] > r.probabilities[size_t(r.label)]) r.label = static_cast<int>(k);
   }
-  if (out.size() == 1) r.label = out[0] >= 0.5f ? 1 : 0;  // as predict_classes thresholds
-  for (size_t k = 1; k < r.probabilities.size() && out.size() > 1; ++k)
-    if (r.probabilities[k] > r.probabilities[size_t(r.label)]) r.label = static_cast<int>(k);
   r.confidence = r.probabilities[size_t(r.label)];
   const auto names = model.metadata().value("class_names", std::vector<std::string>{});
   r.class_name =
