@@ -15,15 +15,12 @@
 // The larger transforms still round more than F(2x2)'s, and the error grows with the channel
 // count of the sums: used up to 64 input channels, where it stays well inside the kernel tests'
 // tolerance against the double reference (at 128 channels it came within 1.4x of it).
-// Blocks of tiles as in winograd.hpp: whole blocks per thread, so results do not depend on the
-// thread count.
+// Only the transforms live here (Winograd4 below): the tiling, the weight strips, the per-ISA
+// instances and the blocked GEMM stage are winograd.hpp's, shared with F(2x2, 3x3); whole blocks
+// of tiles per thread, so results do not depend on the thread count.
 #pragma once
 
-#include <algorithm>
-#include <vector>
-
 #include "../contract.hpp"
-#include "conv_micro.hpp"
 #include "winograd.hpp"
 
 namespace moodnet::cpu {
@@ -82,193 +79,116 @@ MOODNET_ALWAYS_INLINE void winograd4_bt_pass(int64_t n, const float* const* in, 
                  o5[k]);
 }
 
-// V[xi][j][c], xi < 36, for the tiles [t0, t0 + count) (tile t: image t / (th*tw), then row,
-// column of 4x4 output tiles), V row stride `ldv` tiles per xi. zeros: C floats of 0; tmp: 36 * C
-// floats of scratch (B^T d, in L1).
-MOODNET_ALWAYS_INLINE void winograd4_input(const ConvGeometry& g, const float* x, int64_t t0,
-                                           int64_t count, int64_t ldv, const float* zeros,
-                                           float* tmp, float* v) {
-  const int64_t th = (g.oh + 3) / 4, tw = (g.ow + 3) / 4, c = g.c;
-  const int64_t xs = ldv * c;  // between xi planes
-  for (int64_t j = 0; j < count; ++j) {
-    const int64_t t = t0 + j, n = t / (th * tw), ty = (t / tw) % th, tx = t % tw;
-    const int64_t iy0 = 4 * ty - g.pad_top, ix0 = 4 * tx - g.pad_left;
-    for (int col = 0; col < 6; ++col) {  // B^T d, column col -> tmp[row][col]
-      const float* in[6];
-      float* out[6];
-      const int64_t ix = ix0 + col;
-      for (int r = 0; r < 6; ++r) {
-        const int64_t iy = iy0 + r;
-        in[r] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? x + ((n * g.h + iy) * g.w + ix) * c
-                                                           : zeros;
-        out[r] = tmp + (r * 6 + col) * c;
-      }
-      winograd4_bt_pass(c, in, out);
-    }
-    for (int r = 0; r < 6; ++r) {  // (B^T d) B, row r -> V planes r * 6 + col
-      const float* in[6];
-      float* out[6];
-      for (int col = 0; col < 6; ++col) {
-        in[col] = tmp + (r * 6 + col) * c;
-        out[col] = v + (r * 6 + col) * xs + j * c;
-      }
-      winograd4_bt_pass(c, in, out);
-    }
-  }
-}
+// F(4x4, 3x3): 6x6 input tiles, 36 planes; the transforms run as separable 1-D passes through
+// tmp (36 values per channel would not fit in registers).
+struct Winograd4 {
+  static constexpr int tile = 4, planes = 36;  // outputs per tile side, transformed values
+  static constexpr int64_t tmp_planes = 36;    // of max(C, F) floats
+  // Forward tiles per block: V and M within about a quarter of a 1 MiB L2 (measured on fer-cnn's
+  // shapes: a half was 5-10 % slower).
+  static constexpr int64_t block_floats = 65536;
 
-// y for the tiles [t0, t0 + count) from M[xi][j][f] (row stride ldm tiles per xi). Outputs past
-// the image's last row or column go to `sink` (F floats), so every store is unconditional and
-// the channel loop vectorises. tmp: 24 * F floats of scratch (A^T M, in L1).
-MOODNET_ALWAYS_INLINE void winograd4_output(const ConvGeometry& g, const float* m, int64_t t0,
-                                            int64_t count, int64_t ldm, const float* bias,
-                                            Activation act, float* sink, float* tmp, float* y) {
-  const int64_t th = (g.oh + 3) / 4, tw = (g.ow + 3) / 4, f = g.f, xs = ldm * f;
-  // Clamping to [lo, hi] with selects (no branches): linear is [-inf, inf].
-  const float lo = act == Activation::linear ? -__builtin_inff() : 0.0f;
-  const float hi = act == Activation::relu6 ? 6.0f : __builtin_inff();
-  for (int64_t j = 0; j < count; ++j) {
-    const int64_t t = t0 + j, n = t / (th * tw), ty = (t / tw) % th, tx = t % tw;
-    const int64_t oy = 4 * ty, ox = 4 * tx;
-    const float* mj = m + j * f;
-    for (int col = 0; col < 6; ++col) {  // A^T M, column col -> tmp[row][col]
-      const float* __restrict m0 = mj + col * xs, * __restrict m1 = mj + (6 + col) * xs, * __restrict m2 = mj + (12 + col) * xs, * __restrict m3 = mj + (18 + col) * xs, * __restrict m4 = mj + (24 + col) * xs, * __restrict m5 = mj + (30 + col) * xs;
-      float* __restrict w0 = tmp + col * f, * __restrict w1 = tmp + (6 + col) * f, * __restrict w2 = tmp + (12 + col) * f, * __restrict w3 = tmp + (18 + col) * f;
-      MOODNET_OMP(omp simd)
-      for (int64_t k = 0; k < f; ++k)
-        winograd4_at(m0[k], m1[k], m2[k], m3[k], m4[k], m5[k], w0[k], w1[k], w2[k], w3[k]);
-    }
-    for (int r = 0; r < 4; ++r) {  // (A^T M) A, row r -> y row oy + r
-      float* yo[4];
-      for (int col = 0; col < 4; ++col)
-        yo[col] = oy + r < g.oh && ox + col < g.ow ? y + ((n * g.oh + oy + r) * g.ow + ox + col) * f
-                                                   : sink;
-      const float* __restrict w = tmp + r * 6 * f;
-      float* __restrict y0 = yo[0], * __restrict y1 = yo[1], * __restrict y2 = yo[2], * __restrict y3 = yo[3];
-      MOODNET_OMP(omp simd)
-      for (int64_t k = 0; k < f; ++k) {
-        float o0, o1, o2, o3;
-        winograd4_at(w[k], w[f + k], w[2 * f + k], w[3 * f + k], w[4 * f + k], w[5 * f + k], o0, o1,
-                     o2, o3);
-        const float bk = bias[k];
-        o0 += bk, o1 += bk, o2 += bk, o3 += bk;
-        o0 = o0 < lo ? lo : o0, o1 = o1 < lo ? lo : o1, o2 = o2 < lo ? lo : o2;
-        o3 = o3 < lo ? lo : o3;
-        y0[k] = o0 > hi ? hi : o0, y1[k] = o1 > hi ? hi : o1, y2[k] = o2 > hi ? hi : o2;
-        y3[k] = o3 > hi ? hi : o3;
+  // V[xi][j][c], xi < 36, for the tiles [t0, t0 + count), V row stride `ldv` tiles per xi.
+  // zeros: C floats of 0; tmp: 36 * C floats of scratch (B^T d, in L1).
+  MOODNET_ALWAYS_INLINE static void input(const ConvGeometry& g, const float* x, int64_t t0,
+                                          int64_t count, int64_t ldv, const float* zeros,
+                                          float* tmp, float* v) {
+    const WinogradTiles<4> tiles(g);
+    const int64_t c = g.c;
+    const int64_t xs = ldv * c;  // between xi planes
+    for (int64_t j = 0; j < count; ++j) {
+      const auto [n, oy, ox] = tiles.origin(t0 + j);
+      const int64_t iy0 = oy - g.pad_top, ix0 = ox - g.pad_left;
+      for (int col = 0; col < 6; ++col) {  // B^T d, column col -> tmp[row][col]
+        const float* in[6];
+        float* out[6];
+        const int64_t ix = ix0 + col;
+        for (int r = 0; r < 6; ++r) {
+          const int64_t iy = iy0 + r;
+          in[r] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? x + ((n * g.h + iy) * g.w + ix) * c
+                                                             : zeros;
+          out[r] = tmp + (r * 6 + col) * c;
+        }
+        winograd4_bt_pass(c, in, out);
+      }
+      for (int r = 0; r < 6; ++r) {  // (B^T d) B, row r -> V planes r * 6 + col
+        const float* in[6];
+        float* out[6];
+        for (int col = 0; col < 6; ++col) {
+          in[col] = tmp + (r * 6 + col) * c;
+          out[col] = v + (r * 6 + col) * xs + j * c;
+        }
+        winograd4_bt_pass(c, in, out);
       }
     }
   }
-}
 
-#define MOODNET_WINOGRAD4_VARIANTS(suffix, target)                                               \
-  target inline void winograd4_input_##suffix(const ConvGeometry& g, const float* x, int64_t t0, \
-                                              int64_t count, int64_t ldv, const float* zeros,    \
-                                              float* tmp, float* v) {                            \
-    winograd4_input(g, x, t0, count, ldv, zeros, tmp, v);                                        \
-  }                                                                                              \
-  target inline void winograd4_output_##suffix(                                                  \
-      const ConvGeometry& g, const float* m, int64_t t0, int64_t count, int64_t ldm,             \
-      const float* bias, Activation act, float* sink, float* tmp, float* y) {                    \
-    winograd4_output(g, m, t0, count, ldm, bias, act, sink, tmp, y);                             \
-  }
-
-MOODNET_WINOGRAD4_VARIANTS(generic, )
-#if MOODNET_SGEMM_X86
-MOODNET_WINOGRAD4_VARIANTS(avx2, MOODNET_TARGET_AVX2)
-MOODNET_WINOGRAD4_VARIANTS(avx512, MOODNET_TARGET_AVX512)
-#endif
-#undef MOODNET_WINOGRAD4_VARIANTS
-
-// U = G g G^T for every (c, f) of w:(3,3,C,F), written as 36 planes of NR-wide strips
-// [xi][ceil(F/NR)][C][NR], padding columns zero. The f loop is contiguous on both sides.
-inline void winograd4_weights(int64_t c, int64_t f, int64_t nr, const float* w, float* u) {
-  const int64_t strips = (f + nr - 1) / nr, plane = strips * c * nr;
-  std::fill(u, u + 36 * plane, 0.0f);
-  for (int64_t ci = 0; ci < c; ++ci)
-    for (int64_t s0 = 0; s0 < strips; ++s0) {
-      const int64_t f0 = s0 * nr, fn = std::min(nr, f - f0);
-      const float* g0 = w + ci * f + f0;  // tap (r, s) at g0[(r * 3 + s) * c * f]
-      const int64_t tap = c * f;
-      float* dst = u + (s0 * c + ci) * nr;
-      MOODNET_OMP(omp simd)
-      for (int64_t j = 0; j < fn; ++j) {
-        float t[6][3];
-        for (int col = 0; col < 3; ++col)  // G g, column col
-          winograd4_g(g0[col * tap + j], g0[(3 + col) * tap + j], g0[(6 + col) * tap + j],
-                      t[0][col], t[1][col], t[2][col], t[3][col], t[4][col], t[5][col]);
-        for (int r = 0; r < 6; ++r) {  // (G g) G^T, row r
-          float* o = dst + r * 6 * plane + j;
-          winograd4_g(t[r][0], t[r][1], t[r][2], o[0], o[plane], o[2 * plane], o[3 * plane],
-                      o[4 * plane], o[5 * plane]);
+  // y for the tiles [t0, t0 + count) from M[xi][j][f] (row stride ldm tiles per xi). Outputs
+  // past the image's last row or column go to `sink` (F floats), so every store is unconditional
+  // and the channel loop vectorises. tmp: 24 * F floats of scratch (A^T M, in L1).
+  MOODNET_ALWAYS_INLINE static void output(const ConvGeometry& g, const float* m, int64_t t0,
+                                           int64_t count, int64_t ldm, const float* bias,
+                                           Activation act, float* sink, float* tmp, float* y) {
+    const WinogradTiles<4> tiles(g);
+    const int64_t f = g.f, xs = ldm * f;
+    // Clamping to [lo, hi] with selects (no branches): linear is [-inf, inf].
+    const float lo = act == Activation::linear ? -__builtin_inff() : 0.0f;
+    const float hi = act == Activation::relu6 ? 6.0f : __builtin_inff();
+    for (int64_t j = 0; j < count; ++j) {
+      const auto [n, oy, ox] = tiles.origin(t0 + j);
+      const float* mj = m + j * f;
+      for (int col = 0; col < 6; ++col) {  // A^T M, column col -> tmp[row][col]
+        const float* __restrict m0 = mj + col * xs, * __restrict m1 = mj + (6 + col) * xs, * __restrict m2 = mj + (12 + col) * xs, * __restrict m3 = mj + (18 + col) * xs, * __restrict m4 = mj + (24 + col) * xs, * __restrict m5 = mj + (30 + col) * xs;
+        float* __restrict w0 = tmp + col * f, * __restrict w1 = tmp + (6 + col) * f, * __restrict w2 = tmp + (12 + col) * f, * __restrict w3 = tmp + (18 + col) * f;
+        MOODNET_OMP(omp simd)
+        for (int64_t k = 0; k < f; ++k)
+          winograd4_at(m0[k], m1[k], m2[k], m3[k], m4[k], m5[k], w0[k], w1[k], w2[k], w3[k]);
+      }
+      for (int r = 0; r < 4; ++r) {  // (A^T M) A, row r -> y row oy + r
+        float* yo[4];
+        for (int col = 0; col < 4; ++col)
+          yo[col] = oy + r < g.oh && ox + col < g.ow
+                        ? y + ((n * g.oh + oy + r) * g.ow + ox + col) * f
+                        : sink;
+        const float* __restrict w = tmp + r * 6 * f;
+        float* __restrict y0 = yo[0], * __restrict y1 = yo[1], * __restrict y2 = yo[2], * __restrict y3 = yo[3];
+        MOODNET_OMP(omp simd)
+        for (int64_t k = 0; k < f; ++k) {
+          float o0, o1, o2, o3;
+          winograd4_at(w[k], w[f + k], w[2 * f + k], w[3 * f + k], w[4 * f + k], w[5 * f + k], o0,
+                       o1, o2, o3);
+          const float bk = bias[k];
+          o0 += bk, o1 += bk, o2 += bk, o3 += bk;
+          o0 = o0 < lo ? lo : o0, o1 = o1 < lo ? lo : o1, o2 = o2 < lo ? lo : o2;
+          o3 = o3 < lo ? lo : o3;
+          y0[k] = o0 > hi ? hi : o0, y1[k] = o1 > hi ? hi : o1, y2[k] = o2 > hi ? hi : o2;
+          y3[k] = o3 > hi ? hi : o3;
         }
       }
     }
-}
+  }
+
+  // U = G g G^T for one (c, f): g's tap (r, s) at g[(r * 3 + s) * tap], U's plane xi at
+  // u[xi * plane].
+  MOODNET_ALWAYS_INLINE static void weights(const float* g, int64_t tap, int64_t plane, float* u) {
+    float t[6][3];
+    for (int col = 0; col < 3; ++col)  // G g, column col
+      winograd4_g(g[col * tap], g[(3 + col) * tap], g[(6 + col) * tap], t[0][col], t[1][col],
+                  t[2][col], t[3][col], t[4][col], t[5][col]);
+    for (int r = 0; r < 6; ++r) {  // (G g) G^T, row r
+      float* o = u + r * 6 * plane;
+      winograd4_g(t[r][0], t[r][1], t[r][2], o[0], o[plane], o[2 * plane], o[3 * plane],
+                  o[4 * plane], o[5 * plane]);
+    }
+  }
+};
 
 }  // namespace detail
 
 // y:(N,OH,OW,F) = act(conv3x3 stride 1 (x:(N,H,W,C), w:(3,3,C,F)) + b), any padding.
 inline void conv_forward_winograd4(const ConvGeometry& g, const float* x, const float* w,
                                    const float* b, Activation act, float* y) {
-  const Isa isa = active_isa();
-  const ConvTile t = winograd_gemm_tile(isa, g.f, g.c);
-  const int64_t MR = t.MR, NR = t.NR, strips = (g.f + NR - 1) / NR;
-  const int64_t plane = strips * g.c * NR;
-  static thread_local std::vector<float> u_buf;
-  float* u = detail::scratch(u_buf, static_cast<size_t>(36 * plane));
-  detail::winograd4_weights(g.c, g.f, NR, w, u);
-  void (*input)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t, const float*, float*,
-                float*) = &detail::winograd4_input_generic;
-  void (*output)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t, const float*,
-                 Activation, float*, float*, float*) = &detail::winograd4_output_generic;
-#if MOODNET_SGEMM_X86
-  if (isa == Isa::avx512)
-    input = &detail::winograd4_input_avx512, output = &detail::winograd4_output_avx512;
-  if (isa == Isa::avx2)
-    input = &detail::winograd4_input_avx2, output = &detail::winograd4_output_avx2;
-#endif
-  const int64_t tiles = g.n * ((g.oh + 3) / 4) * ((g.ow + 3) / 4);
-  // Tiles per block: V and M (36 planes each) within about a quarter of a 1 MiB L2 (measured
-  // on fer-cnn's shapes: a half was 5-10 % slower).
-  const int64_t block = std::max<int64_t>(MR, 65536 / 36 / (g.c + g.f) / MR * MR);
-  const int64_t blocks = (tiles + block - 1) / block;
-  const bool par = g.n * g.oh * g.ow * g.f * g.c * 9 > (1 << 18);
-  (void)par;  // only read by the OpenMP pragma
-MOODNET_OMP(omp parallel for schedule(static) if (par))
-for (int64_t bi = 0; bi < blocks; ++bi) {
-  static thread_local std::vector<float> v_buf, m_buf, zero_buf, sink_buf, tmp_buf;
-  float* v = detail::scratch(v_buf, static_cast<size_t>(36 * block * g.c));
-  float* m = detail::scratch(m_buf, static_cast<size_t>(36 * block * g.f));
-  float* zeros = detail::scratch(zero_buf, static_cast<size_t>(g.c));
-  std::fill(zeros, zeros + g.c, 0.0f);
-  float* sink = detail::scratch(sink_buf, static_cast<size_t>(2 * g.f));
-  // No bias: add zeros (the second half of sink's buffer).
-  float* no_bias = sink + g.f;
-  std::fill(no_bias, no_bias + g.f, 0.0f);
-  float* tmp = detail::scratch(tmp_buf, static_cast<size_t>(36 * std::max(g.c, g.f)));
-  const int64_t t0 = bi * block, count = std::min(block, tiles - t0);
-  input(g, x, t0, count, block, zeros, tmp, v);
-  // Rows past `count` are read by the last row tile (never stored): keep them finite.
-  const int64_t padded = (count + MR - 1) / MR * MR;
-  if (padded > count)
-    for (int xi = 0; xi < 36; ++xi)
-      std::fill(v + (xi * block + count) * g.c, v + (xi * block + padded) * g.c, 0.0f);
-  ConvMicroArgs p;
-  p.nq = 1, p.nk = g.c, p.a_i = g.c, p.b_k = NR, p.ldc = g.f;
-  for (int xi = 0; xi < 36; ++xi)
-    for (int64_t i0 = 0; i0 < count; i0 += MR) {
-      p.a = v + (xi * block + i0) * g.c;
-      p.m = static_cast<int>(std::min(MR, count - i0));
-      for (int64_t s = 0; s < strips; ++s) {
-        p.b = u + xi * plane + s * g.c * NR;
-        p.c = m + (xi * block + i0) * g.f + s * NR;
-        p.n = static_cast<int>(std::min(NR, g.f - s * NR));
-        t.micro(p);
-      }
-    }
-  output(g, m, t0, count, block, b ? b : no_bias, act, sink, tmp, y);
-}
+  detail::winograd_forward<detail::Winograd4>(g, x, w, b, act, y);
 }
 
 }  // namespace moodnet::cpu

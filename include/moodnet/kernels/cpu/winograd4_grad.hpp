@@ -5,13 +5,13 @@
 //   dU += V^T dM    36 GEMMs (C, tiles) x (tiles, F) on the backward-weights register tiles
 //   dw += G^T dU G  once, after the image groups are summed in group order (deterministic)
 // 2.25 multiplications per output pixel and channel pair instead of F(2x2)'s 4 (direct: 9).
+// Only the transforms live here (Winograd4Grad below): the image groups, blocks of tiles and
+// GEMMs are winograd_grad.hpp's, shared with F(2x2, 3x3).
 #pragma once
 
-#include <algorithm>
-#include <vector>
-
-#include "conv.hpp"
+#include "../contract.hpp"
 #include "winograd4.hpp"
+#include "winograd_grad.hpp"
 
 namespace moodnet::cpu {
 
@@ -42,75 +42,61 @@ MOODNET_ALWAYS_INLINE void winograd4_gt(float u0, float u1, float u2, float u3, 
   o2 = third * (u1 - u2) + fifteenth * (4.0f * u4 - 4.0f * u3) + u5;
 }
 
-// dM[xi][j][f] = A dY A^T for the tiles [t0, t0 + count): dY the tile's 4x4 block of dy, zero
-// past the image's last row or column. zeros: F floats of 0; tmp: 24 * F floats of scratch.
-MOODNET_ALWAYS_INLINE void winograd4_grad_output(const ConvGeometry& g, const float* dy, int64_t t0,
-                                                 int64_t count, int64_t ldm, const float* zeros,
-                                                 float* tmp, float* dm) {
-  const int64_t th = (g.oh + 3) / 4, tw = (g.ow + 3) / 4, f = g.f, xs = ldm * f;
-  for (int64_t j = 0; j < count; ++j) {
-    const int64_t t = t0 + j, n = t / (th * tw), ty = (t / tw) % th, tx = t % tw;
-    const int64_t oy = 4 * ty, ox = 4 * tx;
-    for (int col = 0; col < 4; ++col) {  // A dY, column col -> tmp[x][col]
-      const float* p[4];
-      for (int r = 0; r < 4; ++r)
-        p[r] = oy + r < g.oh && ox + col < g.ow ? dy + ((n * g.oh + oy + r) * g.ow + ox + col) * f
-                                                : zeros;
-      const float* __restrict d0 = p[0], * __restrict d1 = p[1], * __restrict d2 = p[2], * __restrict d3 = p[3];
-      float* __restrict o0 = tmp + col * f, * __restrict o1 = tmp + (4 + col) * f, * __restrict o2 = tmp + (8 + col) * f, * __restrict o3 = tmp + (12 + col) * f, * __restrict o4 = tmp + (16 + col) * f, * __restrict o5 = tmp + (20 + col) * f;
-      MOODNET_OMP(omp simd)
-      for (int64_t k = 0; k < f; ++k)
-        winograd4_a(d0[k], d1[k], d2[k], d3[k], o0[k], o1[k], o2[k], o3[k], o4[k], o5[k]);
-    }
-    for (int x = 0; x < 6; ++x) {  // (A dY) A^T, row x -> dM planes x * 6 + y
-      const float* __restrict w = tmp + x * 4 * f;
-      float* o = dm + x * 6 * xs + j * f;
-      float* __restrict o0 = o, * __restrict o1 = o + xs, * __restrict o2 = o + 2 * xs, * __restrict o3 = o + 3 * xs, * __restrict o4 = o + 4 * xs, * __restrict o5 = o + 5 * xs;
-      MOODNET_OMP(omp simd)
-      for (int64_t k = 0; k < f; ++k)
-        winograd4_a(w[k], w[f + k], w[2 * f + k], w[3 * f + k], o0[k], o1[k], o2[k], o3[k], o4[k],
-                    o5[k]);
-    }
-  }
-}
+// F(4x4, 3x3)'s weight-gradient transforms.
+struct Winograd4Grad : Winograd4 {
+  using Forward = Winograd4;  // its input transform instances serve both passes
+  // GEMM reductions (K = tiles) over blocks of 64 tiles: on fer-cnn's shapes 32, 64 and 96 were
+  // alike within the noise, 128 slower, 256 slower still (V and dM then leave L2).
+  static constexpr int64_t grad_block = 64;
 
-#define MOODNET_WINOGRAD4_GRAD_VARIANTS(suffix, target)                                          \
-  target inline void winograd4_grad_output_##suffix(const ConvGeometry& g, const float* dy,      \
-                                                    int64_t t0, int64_t count, int64_t ldm,      \
-                                                    const float* zeros, float* tmp, float* dm) { \
-    winograd4_grad_output(g, dy, t0, count, ldm, zeros, tmp, dm);                                \
-  }
-
-MOODNET_WINOGRAD4_GRAD_VARIANTS(generic, )
-#if MOODNET_SGEMM_X86
-MOODNET_WINOGRAD4_GRAD_VARIANTS(avx2, MOODNET_TARGET_AVX2)
-MOODNET_WINOGRAD4_GRAD_VARIANTS(avx512, MOODNET_TARGET_AVX512)
-#endif
-#undef MOODNET_WINOGRAD4_GRAD_VARIANTS
-
-// dw:(3,3,C,F) += G^T dU G for every (c, f), dU given as 36 planes (C, F).
-inline void winograd4_weights_grad(int64_t c, int64_t f, const float* du, float* dw) {
-  const int64_t plane = c * f;
-  for (int64_t ci = 0; ci < c; ++ci) {
-    const float* u = du + ci * f;
-    float* d = dw + ci * f;
-    MOODNET_OMP(omp simd)
-    for (int64_t j = 0; j < f; ++j) {
-      float t[3][6];
-      for (int y = 0; y < 6; ++y)  // G^T dU, column y
-        winograd4_gt(u[y * plane + j], u[(6 + y) * plane + j], u[(12 + y) * plane + j],
-                     u[(18 + y) * plane + j], u[(24 + y) * plane + j], u[(30 + y) * plane + j],
-                     t[0][y], t[1][y], t[2][y]);
-      for (int r = 0; r < 3; ++r) {  // (G^T dU) G, row r
-        float o0, o1, o2;
-        winograd4_gt(t[r][0], t[r][1], t[r][2], t[r][3], t[r][4], t[r][5], o0, o1, o2);
-        d[(r * 3 + 0) * plane + j] += o0;
-        d[(r * 3 + 1) * plane + j] += o1;
-        d[(r * 3 + 2) * plane + j] += o2;
+  // dM[xi][j][f] = A dY A^T for the tiles [t0, t0 + count): dY the tile's 4x4 block of dy, zero
+  // past the image's last row or column. zeros: F floats of 0; tmp: 24 * F floats of scratch.
+  MOODNET_ALWAYS_INLINE static void grad_output(const ConvGeometry& g, const float* dy, int64_t t0,
+                                                int64_t count, int64_t ldm, const float* zeros,
+                                                float* tmp, float* dm) {
+    const WinogradTiles<4> tiles(g);
+    const int64_t f = g.f, xs = ldm * f;
+    for (int64_t j = 0; j < count; ++j) {
+      const auto [n, oy, ox] = tiles.origin(t0 + j);
+      for (int col = 0; col < 4; ++col) {  // A dY, column col -> tmp[x][col]
+        const float* p[4];
+        for (int r = 0; r < 4; ++r)
+          p[r] = oy + r < g.oh && ox + col < g.ow ? dy + ((n * g.oh + oy + r) * g.ow + ox + col) * f
+                                                  : zeros;
+        const float* __restrict d0 = p[0], * __restrict d1 = p[1], * __restrict d2 = p[2], * __restrict d3 = p[3];
+        float* __restrict o0 = tmp + col * f, * __restrict o1 = tmp + (4 + col) * f, * __restrict o2 = tmp + (8 + col) * f, * __restrict o3 = tmp + (12 + col) * f, * __restrict o4 = tmp + (16 + col) * f, * __restrict o5 = tmp + (20 + col) * f;
+        MOODNET_OMP(omp simd)
+        for (int64_t k = 0; k < f; ++k)
+          winograd4_a(d0[k], d1[k], d2[k], d3[k], o0[k], o1[k], o2[k], o3[k], o4[k], o5[k]);
+      }
+      for (int x = 0; x < 6; ++x) {  // (A dY) A^T, row x -> dM planes x * 6 + y
+        const float* __restrict w = tmp + x * 4 * f;
+        float* o = dm + x * 6 * xs + j * f;
+        float* __restrict o0 = o, * __restrict o1 = o + xs, * __restrict o2 = o + 2 * xs, * __restrict o3 = o + 3 * xs, * __restrict o4 = o + 4 * xs, * __restrict o5 = o + 5 * xs;
+        MOODNET_OMP(omp simd)
+        for (int64_t k = 0; k < f; ++k)
+          winograd4_a(w[k], w[f + k], w[2 * f + k], w[3 * f + k], o0[k], o1[k], o2[k], o3[k], o4[k],
+                      o5[k]);
       }
     }
   }
-}
+
+  // dw += G^T dU G for one (c, f): dU's plane xi at u[xi * plane], dw's tap (r, s) at
+  // d[(r * 3 + s) * plane].
+  MOODNET_ALWAYS_INLINE static void weights_grad(const float* u, int64_t plane, float* d) {
+    float t[3][6];
+    for (int y = 0; y < 6; ++y)  // G^T dU, column y
+      winograd4_gt(u[y * plane], u[(6 + y) * plane], u[(12 + y) * plane], u[(18 + y) * plane],
+                   u[(24 + y) * plane], u[(30 + y) * plane], t[0][y], t[1][y], t[2][y]);
+    for (int r = 0; r < 3; ++r) {  // (G^T dU) G, row r
+      float o0, o1, o2;
+      winograd4_gt(t[r][0], t[r][1], t[r][2], t[r][3], t[r][4], t[r][5], o0, o1, o2);
+      d[(r * 3 + 0) * plane] += o0;
+      d[(r * 3 + 1) * plane] += o1;
+      d[(r * 3 + 2) * plane] += o2;
+    }
+  }
+};
 
 }  // namespace detail
 
@@ -121,72 +107,7 @@ inline void winograd4_weights_grad(int64_t c, int64_t f, const float* du, float*
 // bitwise the same for any thread count.
 inline void conv_backward_params_winograd4(const ConvGeometry& g, const float* x, const float* dy,
                                            float* dw, float* db) {
-  const Isa isa = active_isa();
-  const ConvTile t = conv_weights_tile(isa, g.f, 0);
-  const int64_t MR = t.MR, NR = t.NR, strips = (g.f + NR - 1) / NR;
-  void (*input)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t, const float*, float*,
-                float*) = &detail::winograd4_input_generic;
-  void (*grad_output)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t, const float*,
-                      float*, float*) = &detail::winograd4_grad_output_generic;
-#if MOODNET_SGEMM_X86
-  if (isa == Isa::avx512)
-    input = &detail::winograd4_input_avx512, grad_output = &detail::winograd4_grad_output_avx512;
-  if (isa == Isa::avx2)
-    input = &detail::winograd4_input_avx2, grad_output = &detail::winograd4_grad_output_avx2;
-#endif
-  const int64_t per_image = ((g.oh + 3) / 4) * ((g.ow + 3) / 4);
-  const int64_t groups = reduction_groups(g.n), usize = 36 * g.c * g.f, stride = usize + g.f;
-  // GEMM reductions (K = tiles) over blocks of 64 tiles: on fer-cnn's shapes 32, 64 and 96 were
-  // alike within the noise, 128 slower, 256 slower still (V and dM then leave L2).
-  const int64_t block = 64;
-  static thread_local std::vector<float> partial_buf;
-  float* partial = detail::scratch(partial_buf, static_cast<size_t>(groups * stride));
-MOODNET_OMP(omp parallel for schedule(static))
-for (int64_t gi = 0; gi < groups; ++gi) {
-  static thread_local std::vector<float> v_buf, m_buf, zero_buf, tmp_buf;
-  // V has MR floats of slack: a short last row tile reads past channel C of the last tile.
-  float* v = detail::scratch(v_buf, static_cast<size_t>(36 * block * g.c + MR));
-  float* m = detail::scratch(m_buf, static_cast<size_t>(36 * block * g.f));
-  float* zeros = detail::scratch(zero_buf, static_cast<size_t>(std::max(g.c, g.f)));
-  float* tmp = detail::scratch(tmp_buf, static_cast<size_t>(36 * std::max(g.c, g.f)));
-  std::fill(zeros, zeros + std::max(g.c, g.f), 0.0f);
-  std::fill(v + 36 * block * g.c, v + 36 * block * g.c + MR, 0.0f);
-  float* acc = partial + gi * stride;
-  std::fill(acc, acc + stride, 0.0f);
-  const int64_t n0 = gi * g.n / groups, n1 = (gi + 1) * g.n / groups;
-  ConvMicroArgs p;
-  p.nq = 1, p.a_k = g.c, p.b_k = g.f, p.ldc = g.f, p.accumulate = true;
-  for (int64_t t0 = n0 * per_image; t0 < n1 * per_image; t0 += block) {
-    const int64_t count = std::min(block, n1 * per_image - t0);
-    input(g, x, t0, count, block, zeros, tmp, v);
-    grad_output(g, dy, t0, count, block, zeros, tmp, m);
-    p.nk = count;
-    for (int xi = 0; xi < 36; ++xi)
-      for (int64_t c0 = 0; c0 < g.c; c0 += MR) {
-        p.a = v + xi * block * g.c + c0;
-        p.m = static_cast<int>(std::min(MR, g.c - c0));
-        for (int64_t s = 0; s < strips; ++s) {
-          p.b = m + xi * block * g.f + s * NR;
-          p.c = acc + (xi * g.c + c0) * g.f + s * NR;
-          p.n = static_cast<int>(std::min(NR, g.f - s * NR));
-          t.micro(p);
-        }
-      }
-  }
-  if (db)  // image by image, as the direct kernel
-    for (int64_t n = n0; n < n1; ++n)
-      sum_rows_into(g.oh * g.ow, g.f, dy + n * g.oh * g.ow * g.f, acc + usize);
-}
-// Group partials in group order into the first, then one transform onto dw.
-MOODNET_OMP(omp parallel for schedule(static) if (usize > 65536))
-for (int64_t i = 0; i < stride; ++i) {
-  float s = partial[i];
-  for (int64_t gi = 1; gi < groups; ++gi) s += partial[gi * stride + i];
-  partial[i] = s;
-}
-detail::winograd4_weights_grad(g.c, g.f, partial, dw);
-if (db)
-  for (int64_t j = 0; j < g.f; ++j) db[j] += partial[usize + j];
+  detail::winograd_backward_params<detail::Winograd4Grad>(g, x, dy, dw, db);
 }
 
 }  // namespace moodnet::cpu

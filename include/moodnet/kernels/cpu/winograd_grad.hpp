@@ -7,6 +7,8 @@
 //   dw += G^T dU G  once, after the image groups are summed in group order (deterministic)
 // Used where C * F >= 2048: at C = F = 32 the transforms cost more than the 2.25x fewer FLOPs
 // save (measured 0.8x of the direct kernel for fer-cnn's 48x48x32 -> 32).
+// The image groups, blocks of tiles and GEMMs here are templates on weight-gradient traits
+// (Winograd2Grad below, Winograd4Grad in winograd4_grad.hpp) that add the dY and G^T transforms.
 #pragma once
 
 #include <algorithm>
@@ -24,112 +26,42 @@ inline bool winograd_grad_applies(const ConvGeometry& g) {
 
 namespace detail {
 
-// dM[xi][j][f] = A dY A^T for the tiles [t0, t0 + count): dY the tile's 2x2 block of dy, zero
-// past the image's last row or column. zeros: F floats of 0.
-MOODNET_ALWAYS_INLINE void winograd_grad_output(const ConvGeometry& g, const float* dy, int64_t t0,
-                                                int64_t count, int64_t ldm, const float* zeros,
-                                                float* __restrict dm) {
-  const int64_t th = (g.oh + 1) / 2, tw = (g.ow + 1) / 2, f = g.f, xs = ldm * f;
-  for (int64_t j = 0; j < count; ++j) {
-    const int64_t t = t0 + j, n = t / (th * tw), ty = (t / tw) % th, tx = t % tw;
-    const int64_t oy = 2 * ty, ox = 2 * tx;
-    const bool down = oy + 1 < g.oh, right = ox + 1 < g.ow;
-    const float* p00 = dy + ((n * g.oh + oy) * g.ow + ox) * f;
-    const float* p01 = right ? p00 + f : zeros;
-    const float* p10 = down ? p00 + g.ow * f : zeros;
-    const float* p11 = down && right ? p00 + (g.ow + 1) * f : zeros;
-    float* mj = dm + j * f;
-    MOODNET_OMP(omp simd)
-    for (int64_t k = 0; k < f; ++k) {
-      const float a = p00[k], b = p01[k], c = p10[k], d = p11[k];
-      // A dY: rows [a, b], [a + c, b + d], [a - c, b - d], [-c, -d]; each row [p, q] times A^T
-      // gives [p, p + q, p - q, -q].
-      const float rp[4] = {a, a + c, a - c, -c}, rq[4] = {b, b + d, b - d, -d};
-      for (int r = 0; r < 4; ++r) {
-        mj[(r * 4 + 0) * xs + k] = rp[r];
-        mj[(r * 4 + 1) * xs + k] = rp[r] + rq[r];
-        mj[(r * 4 + 2) * xs + k] = rp[r] - rq[r];
-        mj[(r * 4 + 3) * xs + k] = -rq[r];
-      }
-    }
-  }
-}
-
-#define MOODNET_WINOGRAD_GRAD_VARIANTS(suffix, target)                                     \
-  target inline void winograd_grad_output_##suffix(const ConvGeometry& g, const float* dy, \
-                                                   int64_t t0, int64_t count, int64_t ldm, \
-                                                   const float* zeros, float* dm) {        \
-    winograd_grad_output(g, dy, t0, count, ldm, zeros, dm);                                \
-  }
-
-MOODNET_WINOGRAD_GRAD_VARIANTS(generic, )
-#if MOODNET_SGEMM_X86
-MOODNET_WINOGRAD_GRAD_VARIANTS(avx2, MOODNET_TARGET_AVX2)
-MOODNET_WINOGRAD_GRAD_VARIANTS(avx512, MOODNET_TARGET_AVX512)
-#endif
-#undef MOODNET_WINOGRAD_GRAD_VARIANTS
-
-// dw:(3,3,C,F) += G^T dU G for every (c, f), dU given as 16 planes (C, F).
-inline void winograd_weights_grad(int64_t c, int64_t f, const float* du, float* dw) {
+// dw:(3,3,C,F) += G^T dU G for every (c, f), dU given as W::planes planes (C, F).
+template <class W>
+void winograd_weights_grad(int64_t c, int64_t f, const float* du, float* dw) {
   const int64_t plane = c * f;
   for (int64_t ci = 0; ci < c; ++ci) {
     const float* u = du + ci * f;
     float* d = dw + ci * f;
     MOODNET_OMP(omp simd)
-    for (int64_t j = 0; j < f; ++j) {
-      float t[3][4];
-      for (int s = 0; s < 4; ++s) {  // G^T dU
-        const float u0 = u[s * plane + j], u1 = u[(4 + s) * plane + j], u2 = u[(8 + s) * plane + j],
-                    u3 = u[(12 + s) * plane + j];
-        t[0][s] = u0 + 0.5f * (u1 + u2), t[1][s] = 0.5f * (u1 - u2),
-        t[2][s] = 0.5f * (u1 + u2) + u3;
-      }
-      for (int r = 0; r < 3; ++r) {  // (G^T dU) G
-        d[(r * 3 + 0) * plane + j] += t[r][0] + 0.5f * (t[r][1] + t[r][2]);
-        d[(r * 3 + 1) * plane + j] += 0.5f * (t[r][1] - t[r][2]);
-        d[(r * 3 + 2) * plane + j] += 0.5f * (t[r][1] + t[r][2]) + t[r][3];
-      }
-    }
+    for (int64_t j = 0; j < f; ++j) W::weights_grad(u + j, plane, d + j);
   }
 }
 
-}  // namespace detail
-
 // dw:(3,3,C,F) += dL/dw, db:(F)|null += column sums of dy, for the 3x3 stride-1 conv of
-// x:(N,H,W,C) with dy:(N,OH,OW,F): dU = sum over tiles of V (x's input transform) times
-// dM = A dY A^T, as 16 GEMMs (C, tiles) x (tiles, F) per block of tiles, then dw += G^T dU G.
-// Fixed image groups (as the direct kernel), each summed on one thread, added in group order:
-// bitwise the same for any thread count.
-inline void conv_backward_params_winograd(const ConvGeometry& g, const float* x, const float* dy,
-                                          float* dw, float* db) {
+// x:(N,H,W,C) with dy:(N,OH,OW,F), on W's tiles (W: weight-gradient traits, e.g. Winograd2Grad).
+template <class W>
+void winograd_backward_params(const ConvGeometry& g, const float* x, const float* dy, float* dw,
+                              float* db) {
   const Isa isa = active_isa();
   const ConvTile t = conv_weights_tile(isa, g.f, 0);
   const int64_t MR = t.MR, NR = t.NR, strips = (g.f + NR - 1) / NR;
-  void (*input)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t, const float*,
-                float*) = &detail::winograd_input_generic;
-  void (*grad_output)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t, const float*,
-                      float*) = &detail::winograd_grad_output_generic;
-#if MOODNET_SGEMM_X86
-  if (isa == Isa::avx512)
-    input = &detail::winograd_input_avx512, grad_output = &detail::winograd_grad_output_avx512;
-  if (isa == Isa::avx2)
-    input = &detail::winograd_input_avx2, grad_output = &detail::winograd_grad_output_avx2;
-#endif
-  const int64_t per_image = ((g.oh + 1) / 2) * ((g.ow + 1) / 2);
-  const int64_t groups = reduction_groups(g.n), usize = 16 * g.c * g.f, stride = usize + g.f;
-  // Long GEMM reductions (K = tiles): each 16th of V and dM stays within L2.
-  const int64_t block = 256;
+  const WinogradKernels k = winograd_kernels<W>(isa);
+  const int64_t per_image = WinogradTiles<W::tile>(g).per_image();
+  const int64_t groups = reduction_groups(g.n), usize = W::planes * g.c * g.f, stride = usize + g.f;
+  const int64_t block = W::grad_block;
   static thread_local std::vector<float> partial_buf;
-  float* partial = detail::scratch(partial_buf, static_cast<size_t>(groups * stride));
+  float* partial = scratch(partial_buf, static_cast<size_t>(groups * stride));
 MOODNET_OMP(omp parallel for schedule(static))
 for (int64_t gi = 0; gi < groups; ++gi) {
-  static thread_local std::vector<float> v_buf, m_buf, zero_buf;
+  static thread_local std::vector<float> v_buf, m_buf, zero_buf, tmp_buf;
   // V has MR floats of slack: a short last row tile reads past channel C of the last tile.
-  float* v = detail::scratch(v_buf, static_cast<size_t>(16 * block * g.c + MR));
-  float* m = detail::scratch(m_buf, static_cast<size_t>(16 * block * g.f));
-  float* zeros = detail::scratch(zero_buf, static_cast<size_t>(std::max(g.c, g.f)));
+  float* v = scratch(v_buf, static_cast<size_t>(W::planes * block * g.c + MR));
+  float* m = scratch(m_buf, static_cast<size_t>(W::planes * block * g.f));
+  float* zeros = scratch(zero_buf, static_cast<size_t>(std::max(g.c, g.f)));
+  float* tmp = scratch(tmp_buf, static_cast<size_t>(W::tmp_planes * std::max(g.c, g.f)));
   std::fill(zeros, zeros + std::max(g.c, g.f), 0.0f);
-  std::fill(v + 16 * block * g.c, v + 16 * block * g.c + MR, 0.0f);
+  std::fill(v + W::planes * block * g.c, v + W::planes * block * g.c + MR, 0.0f);
   float* acc = partial + gi * stride;
   std::fill(acc, acc + stride, 0.0f);
   const int64_t n0 = gi * g.n / groups, n1 = (gi + 1) * g.n / groups;
@@ -137,10 +69,10 @@ for (int64_t gi = 0; gi < groups; ++gi) {
   p.nq = 1, p.a_k = g.c, p.b_k = g.f, p.ldc = g.f, p.accumulate = true;
   for (int64_t t0 = n0 * per_image; t0 < n1 * per_image; t0 += block) {
     const int64_t count = std::min(block, n1 * per_image - t0);
-    input(g, x, t0, count, block, zeros, v);
-    grad_output(g, dy, t0, count, block, zeros, m);
+    k.input(g, x, t0, count, block, zeros, tmp, v);
+    k.grad_output(g, dy, t0, count, block, zeros, tmp, m);
     p.nk = count;
-    for (int xi = 0; xi < 16; ++xi)
+    for (int xi = 0; xi < W::planes; ++xi)
       for (int64_t c0 = 0; c0 < g.c; c0 += MR) {
         p.a = v + xi * block * g.c + c0;
         p.m = static_cast<int>(std::min(MR, g.c - c0));
@@ -163,9 +95,75 @@ for (int64_t i = 0; i < stride; ++i) {
   for (int64_t gi = 1; gi < groups; ++gi) s += partial[gi * stride + i];
   partial[i] = s;
 }
-detail::winograd_weights_grad(g.c, g.f, partial, dw);
+winograd_weights_grad<W>(g.c, g.f, partial, dw);
 if (db)
   for (int64_t j = 0; j < g.f; ++j) db[j] += partial[usize + j];
+}
+
+// F(2x2, 3x3)'s weight-gradient transforms.
+struct Winograd2Grad : Winograd2 {
+  using Forward = Winograd2;  // its input transform instances serve both passes
+  // Long GEMM reductions (K = tiles): each 16th of V and dM stays within L2.
+  static constexpr int64_t grad_block = 256;
+
+  // dM[xi][j][f] = A dY A^T for the tiles [t0, t0 + count): dY the tile's 2x2 block of dy, zero
+  // past the image's last row or column. zeros: F floats of 0.
+  MOODNET_ALWAYS_INLINE static void grad_output(const ConvGeometry& g, const float* dy, int64_t t0,
+                                                int64_t count, int64_t ldm, const float* zeros,
+                                                float* /*tmp*/, float* __restrict dm) {
+    const WinogradTiles<2> tiles(g);
+    const int64_t f = g.f, xs = ldm * f;
+    for (int64_t j = 0; j < count; ++j) {
+      const auto [n, oy, ox] = tiles.origin(t0 + j);
+      const bool down = oy + 1 < g.oh, right = ox + 1 < g.ow;
+      const float* p00 = dy + ((n * g.oh + oy) * g.ow + ox) * f;
+      const float* p01 = right ? p00 + f : zeros;
+      const float* p10 = down ? p00 + g.ow * f : zeros;
+      const float* p11 = down && right ? p00 + (g.ow + 1) * f : zeros;
+      float* mj = dm + j * f;
+      MOODNET_OMP(omp simd)
+      for (int64_t k = 0; k < f; ++k) {
+        const float a = p00[k], b = p01[k], c = p10[k], d = p11[k];
+        // A dY: rows [a, b], [a + c, b + d], [a - c, b - d], [-c, -d]; each row [p, q] times A^T
+        // gives [p, p + q, p - q, -q].
+        const float rp[4] = {a, a + c, a - c, -c}, rq[4] = {b, b + d, b - d, -d};
+        for (int r = 0; r < 4; ++r) {
+          mj[(r * 4 + 0) * xs + k] = rp[r];
+          mj[(r * 4 + 1) * xs + k] = rp[r] + rq[r];
+          mj[(r * 4 + 2) * xs + k] = rp[r] - rq[r];
+          mj[(r * 4 + 3) * xs + k] = -rq[r];
+        }
+      }
+    }
+  }
+
+  // dw += G^T dU G for one (c, f): dU's plane xi at u[xi * plane], dw's tap (r, s) at
+  // d[(r * 3 + s) * plane].
+  MOODNET_ALWAYS_INLINE static void weights_grad(const float* u, int64_t plane, float* d) {
+    float t[3][4];
+    for (int s = 0; s < 4; ++s) {  // G^T dU
+      const float u0 = u[s * plane], u1 = u[(4 + s) * plane], u2 = u[(8 + s) * plane],
+                  u3 = u[(12 + s) * plane];
+      t[0][s] = u0 + 0.5f * (u1 + u2), t[1][s] = 0.5f * (u1 - u2), t[2][s] = 0.5f * (u1 + u2) + u3;
+    }
+    for (int r = 0; r < 3; ++r) {  // (G^T dU) G
+      d[(r * 3 + 0) * plane] += t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+      d[(r * 3 + 1) * plane] += 0.5f * (t[r][1] - t[r][2]);
+      d[(r * 3 + 2) * plane] += 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+    }
+  }
+};
+
+}  // namespace detail
+
+// dw:(3,3,C,F) += dL/dw, db:(F)|null += column sums of dy, for the 3x3 stride-1 conv of
+// x:(N,H,W,C) with dy:(N,OH,OW,F): dU = sum over tiles of V (x's input transform) times
+// dM = A dY A^T, as 16 GEMMs (C, tiles) x (tiles, F) per block of tiles, then dw += G^T dU G.
+// Fixed image groups (as the direct kernel), each summed on one thread, added in group order:
+// bitwise the same for any thread count.
+inline void conv_backward_params_winograd(const ConvGeometry& g, const float* x, const float* dy,
+                                          float* dw, float* db) {
+  detail::winograd_backward_params<detail::Winograd2Grad>(g, x, dy, dw, db);
 }
 
 }  // namespace moodnet::cpu
