@@ -66,6 +66,16 @@ struct ProbeDataset : Dataset {
   }
 };
 
+// The stripes trainings' options: batch 32, a fixed shuffling seed, no console output.
+FitOptions stripes_fit_options(int epochs) {
+  FitOptions opt;
+  opt.epochs = epochs;
+  opt.batch_size = 32;
+  opt.seed = 3;
+  opt.verbose = 0;
+  return opt;
+}
+
 std::vector<float> train_stripes(int threads, History* history, double* test_accuracy,
                                  bool prefetch = true,
                                  std::set<std::thread::id>* loader_threads = nullptr) {
@@ -74,11 +84,7 @@ std::vector<float> train_stripes(int threads, History* history, double* test_acc
   ProbeDataset probed(train);
   Model<Cpu> model = stripes_cnn(42);
   Adam<Cpu> adam({.learning_rate = 3e-3});
-  FitOptions opt;
-  opt.epochs = 6;
-  opt.batch_size = 32;
-  opt.seed = 3;
-  opt.verbose = 0;
+  FitOptions opt = stripes_fit_options(6);
   opt.prefetch = prefetch;
   History h = fit(model, adam, Loss::binary_crossentropy(), probed, opt);
   if (loader_threads) *loader_threads = probed.loader_threads;
@@ -506,11 +512,7 @@ TEST_CASE("training: class weights (balanced) pull an imbalanced model toward th
   auto rare_recall = [&](std::vector<double> class_weight) {
     Model<Cpu> model = stripes_cnn(42);
     Adam<Cpu> adam({.learning_rate = 1e-3});
-    FitOptions opt;
-    opt.epochs = 1;
-    opt.batch_size = 32;
-    opt.seed = 3;
-    opt.verbose = 0;
+    FitOptions opt = stripes_fit_options(1);
     opt.class_weight = std::move(class_weight);
     fit(model, adam, Loss::binary_crossentropy(), train, opt);
     const Tensor<Cpu> p = model.predict(test.x());

@@ -393,15 +393,18 @@ ClassifierPredictions predict_classes(const Model<D>& model, Dataset& data, int6
     else
       out_host = to<Cpu>(out);
     if (hflip_average) {
-      if (o != &out_host) out_host = *o;
+      if (o != &out_host) out_host = *o;  // the mirror's predict overwrites `out`
       detail::flip_left_right(xh, flipped);
       model.predict(detail::on_device<D>(flipped, xs), out, batch_size);
-      if constexpr (std::is_same_v<D, Cpu>)
-        out_flipped = out;
-      else
+      const float* mirrored = nullptr;
+      if constexpr (std::is_same_v<D, Cpu>) {
+        mirrored = out.data();
+      } else {
         out_flipped = to<Cpu>(out);
+        mirrored = out_flipped.data();
+      }
       for (int64_t i = 0; i < out_host.size(); ++i)
-        out_host[i] = 0.5f * (out_host[i] + out_flipped[i]);
+        out_host[i] = 0.5f * (out_host[i] + mirrored[i]);
       o = &out_host;
     }
     const int64_t k = o->size() / o->dim(0);
