@@ -199,6 +199,34 @@ inline int best_mr(int64_t rows, std::initializer_list<int> candidates) {
   }
   return best;
 }
+
+#if MOODNET_SGEMM_X86
+template <int kAI>
+ConvTile avx512_tile14(int64_t f) {
+  return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, kAI>}
+                 : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, kAI>};
+}
+
+// 14-row AVX-512 tiles with the row stride a_i compiled in for the usual channel counts, so the
+// 14 broadcasts of a k step are fixed offsets from one pointer (a pointer per row runs out of
+// registers and spills in the inner loop). No micro kernel for other strides.
+inline ConvTile avx512_tile14_fixed_stride(int64_t f, int64_t stride) {
+  switch (stride) {
+    case 3:
+      return avx512_tile14<3>(f);
+    case 16:
+      return avx512_tile14<16>(f);
+    case 32:
+      return avx512_tile14<32>(f);
+    case 64:
+      return avx512_tile14<64>(f);
+    case 128:
+      return avx512_tile14<128>(f);
+    default:
+      return {};
+  }
+}
+#endif
 }  // namespace detail
 
 // Forward tiles: rows are `ow`-long output rows of pixels, row_stride the a_i (stride * C); an
@@ -207,9 +235,7 @@ inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_
   switch (isa) {
 #if MOODNET_SGEMM_X86
     case Isa::avx512: {
-      if (row_stride == 3)
-        return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 3>}
-                       : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 3>};
+      if (row_stride == 3) return detail::avx512_tile14_fixed_stride(f, 3);
       // 13 rows measured slower than 14 with two idle rows; only 12 earns its place.
       const int mr = detail::best_mr(ow, {14, 12});
       // 6 x 64 tiles for wide outputs whose rows 12 or 14 fit badly (e.g. 75 columns).
@@ -217,6 +243,9 @@ inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_
         return double(ow) / double((ow + rows - 1) / rows * rows);
       };
       if (f % 64 == 0 && fill(6) > fill(mr) + 0.03) return {6, 64, &conv_micro_avx512<6, 4, true>};
+      // 1x1 convs and other direct convs over 16-128 channels at stride 1.
+      if (mr == 14)
+        if (const ConvTile t = detail::avx512_tile14_fixed_stride(f, row_stride); t.micro) return t;
       if (f <= 16)
         return {mr, 16,
                 mr == 14 ? &conv_micro_avx512<14, 1, true> : &conv_micro_avx512<12, 1, true>};
@@ -236,29 +265,11 @@ inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_
 }
 
 // Winograd GEMM-stage tiles (rows = tiles, k = channels, a_i = C): 14 rows, with the row stride
-// compiled in for the usual channel counts, so the 14 broadcasts of a k step are fixed offsets
-// from one pointer (a pointer per row runs out of registers and spills in the inner loop).
+// compiled in for the usual channel counts.
 inline ConvTile winograd_gemm_tile(Isa isa, int64_t f, int64_t c) {
 #if MOODNET_SGEMM_X86
-  if (isa == Isa::avx512) {
-    const bool narrow = f <= 16;
-    switch (c) {
-      case 16:
-        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 16>}
-                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 16>};
-      case 32:
-        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 32>}
-                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 32>};
-      case 64:
-        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 64>}
-                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 64>};
-      case 128:
-        return narrow ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, 128>}
-                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, 128>};
-      default:
-        break;
-    }
-  }
+  if (isa == Isa::avx512)
+    if (const ConvTile t = detail::avx512_tile14_fixed_stride(f, c); t.micro) return t;
 #endif
   // 84 output rows fill 12- and 14-row tiles alike: the widest tile wins.
   return conv_forward_tile(isa, f, c, 84);
