@@ -50,6 +50,16 @@ F random_floats(int64_t n, uint64_t seed, double lo = -1, double hi = 1) {
 }
 Dv to_double(const F& v) { return Dv(v.begin(), v.end()); }
 
+// The reference conv (bias optional) followed by `act` (linear, ReLU or ReLU6), in double.
+Dv reference_conv_act(const ConvGeometry& g, const Dv& x, const Dv& w, const double* b,
+                      Activation act) {
+  Dv y(static_cast<size_t>(g.n * g.oh * g.ow * g.f));
+  RefOps::conv2d_forward(g, x.data(), w.data(), b, y.data());
+  if (act != Activation::linear)
+    for (double& o : y) o = act == Activation::relu6 ? std::clamp(o, 0.0, 6.0) : std::max(o, 0.0);
+  return y;
+}
+
 // An output buffer with guard elements before and after, all holding a sentinel: a kernel that
 // writes out of bounds changes them.
 class Guarded {
@@ -923,11 +933,8 @@ TEST_CASE(
                 w = random_floats(9 * g.c * g.f, seed + 11), b = random_floats(g.f, seed + 12);
         Guarded y(g.n * g.oh * g.ow * g.f);
         CpuOps::conv2d_forward_act(g, x.data(), w.data(), b.data(), act, y.data());
-        const Dv xd = to_double(x), wd = to_double(w), bd = to_double(b);
-        Dv want(static_cast<size_t>(y.size()));
-        RefOps::conv2d_forward(g, xd.data(), wd.data(), bd.data(), want.data());
-        for (double& o : want)
-          o = act == Activation::relu6 ? std::clamp(o, 0.0, 6.0) : std::max(o, 0.0);
+        const Dv bd = to_double(b);
+        const Dv want = reference_conv_act(g, to_double(x), to_double(w), bd.data(), act);
         REQUIRE(y.intact());
         REQUIRE_CLOSE(y.data(), want.data(), y.size(), "y");
       }
@@ -979,11 +986,7 @@ TEST_CASE(
           else
             moodnet::cpu::conv_forward_winograd(g, x.data(), w.data(), bias ? b.data() : nullptr,
                                                 act, y.data());
-          Dv want(static_cast<size_t>(y.size()));
-          RefOps::conv2d_forward(g, xd.data(), wd.data(), bias ? bd.data() : nullptr, want.data());
-          if (act != Activation::linear)
-            for (double& o : want)
-              o = act == Activation::relu6 ? std::clamp(o, 0.0, 6.0) : std::max(o, 0.0);
+          const Dv want = reference_conv_act(g, xd, wd, bias ? bd.data() : nullptr, act);
           REQUIRE(y.intact());
           REQUIRE_CLOSE(y.data(), want.data(), y.size(), "y");
         }
@@ -1007,11 +1010,8 @@ TEST_CASE("kernels: conv2d_forward_act fuses bias and ReLU/ReLU6 like conv + act
             b = random_floats(g.f, 500 + uint64_t(i));
     Guarded y(g.n * g.oh * g.ow * g.f);
     CpuOps::conv2d_forward_act(g, x.data(), w.data(), b.data(), act, y.data());
-    const Dv xd = to_double(x), wd = to_double(w), bd = to_double(b);
-    Dv want(static_cast<size_t>(y.size()));
-    RefOps::conv2d_forward(g, xd.data(), wd.data(), bd.data(), want.data());
-    for (double& v : want)
-      v = act == Activation::relu6 ? std::clamp(v, 0.0, 6.0) : std::max(v, 0.0);
+    const Dv bd = to_double(b);
+    const Dv want = reference_conv_act(g, to_double(x), to_double(w), bd.data(), act);
     REQUIRE(y.intact());
     REQUIRE_CLOSE(y.data(), want.data(), y.size(), "y");
   }

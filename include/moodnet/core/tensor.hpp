@@ -112,4 +112,18 @@ Tensor<To> to(const Tensor<From>& src) requires(To::host_accessible&& From::host
   return dst;
 }
 
+namespace detail {
+// out = x mirrored left-right (tf.image.flip_left_right); test-time augmentation uses it.
+// x, out:(N, H, W, C)
+inline void flip_left_right(const Tensor<Cpu>& x, Tensor<Cpu>& out) {
+  MOODNET_CHECK(x.rank() == 4, "flip_left_right: expects (N, H, W, C), got ",
+                x.shape().to_string());
+  out.resize(x.shape());
+  const int64_t rows = x.dim(0) * x.dim(1), w = x.dim(2), c = x.dim(3);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < w; ++j)
+      std::copy_n(x.data() + (r * w + j) * c, c, out.data() + (r * w + (w - 1 - j)) * c);
+}
+}  // namespace detail
+
 }  // namespace moodnet

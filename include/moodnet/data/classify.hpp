@@ -51,26 +51,26 @@ ImageClassification classify_image(const Model<D>& model, const std::filesystem:
   const Shape in = model.input_shape();
   const Image img = load_image(file, in[0], in[1], image_color_mode(model), options.max_pixels);
   const auto scale = static_cast<float>(model.metadata().value("scale", 1.0 / 255));
-  // One batch: the photo, and with hflip_average its mirror (columns reversed) as image 2.
-  const int64_t h = in[0], w = in[1], c = in[2];
-  Tensor<Cpu> x(in.with_batch(options.hflip_average ? 2 : 1));
-  for (int64_t i = 0; i < h * w * c; ++i) x[i] = float(img.pixels[size_t(i)]) * scale;
-  if (options.hflip_average)
-    for (int64_t r = 0; r < h; ++r)
-      for (int64_t col = 0; col < w; ++col)
-        for (int64_t k = 0; k < c; ++k)
-          x[h * w * c + (r * w + col) * c + k] = x[(r * w + (w - 1 - col)) * c + k];
-  Tensor<Cpu> out;
-  if constexpr (std::is_same_v<D, Cpu>)
-    model.predict(x, out);
-  else
-    out = to<Cpu>(model.predict(to<D>(x)));
-  const int64_t k_out = out.size() / x.shape()[0];
-  std::vector<float> scores(static_cast<size_t>(k_out));
-  for (int64_t k = 0; k < k_out; ++k)
-    scores[size_t(k)] = options.hflip_average ? 0.5f * (out[k] + out[k_out + k]) : out[k];
+  Tensor<Cpu> x(in.with_batch(1));
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = float(img.pixels[size_t(i)]) * scale;
+  const auto predict_host = [&model](const Tensor<Cpu>& batch) {
+    if constexpr (std::is_same_v<D, Cpu>) {
+      Tensor<Cpu> out;
+      model.predict(batch, out);
+      return out.to_vector();
+    } else {
+      return to<Cpu>(model.predict(to<D>(batch))).to_vector();
+    }
+  };
+  std::vector<float> scores = predict_host(x);
+  if (options.hflip_average) {  // averaged as predict_classes(..., hflip_average) does
+    Tensor<Cpu> mirrored;
+    detail::flip_left_right(x, mirrored);
+    const std::vector<float> m = predict_host(mirrored);
+    for (size_t k = 0; k < scores.size(); ++k) scores[k] = 0.5f * (scores[k] + m[k]);
+  }
   ImageClassification r;
-  if (k_out == 1) {
+  if (scores.size() == 1) {
     r.probabilities = {1.0 - scores[0], double(scores[0])};
     r.label = scores[0] >= 0.5f ? 1 : 0;  // as predict_classes thresholds
   } else {
