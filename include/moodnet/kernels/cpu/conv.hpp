@@ -10,7 +10,7 @@
 //   backward-params  direct on a zero-padded copy of each image, rows = kernel taps, in blocks
 //                    of output rows; fixed image groups summed in a fixed order (deterministic).
 //   1x1              the same kernels: a GEMM that reads the input as stored (packing A would
-//                    cost more than it saves at these K).
+//                    cost more than it saves at these K), each image's pixels one long row.
 #pragma once
 
 #include <algorithm>
@@ -69,6 +69,16 @@ inline void col2im_add(const ConvGeometry& g, const float* col, float* dx) {
 // A 1x1, stride-1 convolution is a plain GEMM on the input as stored.
 inline bool is_pointwise(const ConvGeometry& g) {
   return g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pad_top == 0 && g.pad_left == 0;
+}
+
+// A pointwise conv's pixels are one run per image: seen as a 1 x (H*W) image its tiles run
+// across output-row boundaries, so no tile rows sit idle whatever the width (and the 6 x 64
+// tile fits).
+inline ConvGeometry as_single_row(const ConvGeometry& g) {
+  if (!is_pointwise(g)) return g;
+  ConvGeometry r = g;
+  r.w = r.ow = g.h * g.w, r.h = r.oh = 1;
+  return r;
 }
 
 inline void add_bias_rows(int64_t rows, int64_t f, const float* b, float* y) {
@@ -201,12 +211,13 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
                 "conv2d_forward_fused: activation ", to_string(act), " cannot be fused");
   if (winograd4_applies(g)) return conv_forward_winograd4(g, x, w, b, act, y);
   if (winograd_applies(g)) return conv_forward_winograd(g, x, w, b, act, y);
-  const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, g.ow);
+  const ConvGeometry gr = as_single_row(g);
+  const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, gr.ow);
   const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
   static thread_local std::vector<float> wpack_buf;
   float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
   pack_weight_strips(kkc, g.f, t.NR, w, wpack);
-  conv_forward_direct(g, x, wpack, t, b, act, y);
+  conv_forward_direct(gr, x, wpack, t, b, act, y);
 }
 
 // Stride-1 backward-data as a forward conv: dx = conv(dy, w'), w'(ky,kx,f,c) = w(KH-1-ky,
@@ -217,8 +228,7 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
   gt.n = g.n, gt.h = g.oh, gt.w = g.ow, gt.c = g.f, gt.kh = g.kh, gt.kw = g.kw;
   gt.oh = g.h, gt.ow = g.w, gt.f = g.c;
   gt.pad_top = g.kh - 1 - g.pad_top, gt.pad_left = g.kw - 1 - g.pad_left;
-  const ConvTile t = conv_forward_tile(active_isa(), gt.f, gt.c, gt.ow);
-  const int64_t kkc = g.kh * g.kw * g.f, strips = (gt.f + t.NR - 1) / t.NR;
+  const int64_t kkc = g.kh * g.kw * g.f;
   static thread_local std::vector<float> flipped_buf, wpack_buf;
   float* flipped = detail::scratch(flipped_buf, static_cast<size_t>(kkc * g.c));
   for (int64_t ky = 0; ky < g.kh; ++ky)
@@ -231,6 +241,9 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
     return conv_forward_winograd4(gt, dy, flipped, nullptr, Activation::linear, dx);
   if (winograd_applies(gt))
     return conv_forward_winograd(gt, dy, flipped, nullptr, Activation::linear, dx);
+  gt = as_single_row(gt);
+  const ConvTile t = conv_forward_tile(active_isa(), gt.f, gt.c, gt.ow);
+  const int64_t strips = (gt.f + t.NR - 1) / t.NR;
   float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
   pack_weight_strips(kkc, gt.f, t.NR, flipped, wpack);
   conv_forward_direct(gt, dy, wpack, t, nullptr, Activation::linear, dx);
