@@ -88,7 +88,9 @@ MOODNET_ALWAYS_INLINE bool dw_fast_3x3(const ConvGeometry& g) {
 // Output row oy, columns [ox0, ox1), every tap inside the image, stride S (1 or 2) across:
 // y = bias + 3x3 taps of x * w. One register of channels for `pixels` outputs at once; the nine
 // weights stay in registers, and each input column the tile covers is loaded once per kernel row
-// and multiplied into every output that uses it (the loops unroll to straight-line code).
+// and multiplied into every output that uses it (the loops unroll to straight-line code). The
+// channel blocks run inside the pixel tile, so a tile's reads go through each pixel's channels
+// in order (a whole row per channel block strides past the other lines, which L2 serves slowly).
 template <class VT, int64_t S>
 MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float* x, const float* w,
                                              const float* b, float* y, int64_t oy, int64_t ox0,
@@ -96,13 +98,13 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float*
   using V = typename VT::V;
   constexpr int64_t L = VT::lanes, P = VT::pixels, J = (P - 1) * S + 3;
   const int64_t iy = oy * g.sh - g.pad_top, c = g.c;
-  for (int64_t c0 = 0; c0 < c; c0 += L) {
-    V wk[9];
+  int64_t ox = ox0;
+  for (; ox + P <= ox1; ox += P) {
+    for (int64_t c0 = 0; c0 < c; c0 += L) {
+      V wk[9];
 #pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0);
-    const V bias = b ? V(VT::at(b + c0)) : V{};
-    int64_t ox = ox0;
-    for (; ox + P <= ox1; ox += P) {
+      for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0);
+      const V bias = b ? V(VT::at(b + c0)) : V{};
       V acc[P];
 #pragma GCC unroll 16
       for (int64_t p = 0; p < P; ++p) acc[p] = bias;
@@ -123,17 +125,18 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float*
 #pragma GCC unroll 16
       for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c) = acc[p];
     }
-    for (; ox < ox1; ++ox) {
+  }
+  for (; ox < ox1; ++ox)
+    for (int64_t c0 = 0; c0 < c; c0 += L) {
       const float* xo = x + (iy * g.w + ox * S - g.pad_left) * c + c0;
-      V acc = bias;
+      V acc = b ? V(VT::at(b + c0)) : V{};
 #pragma GCC unroll 3
       for (int64_t ky = 0; ky < 3; ++ky)
 #pragma GCC unroll 3
         for (int64_t kx = 0; kx < 3; ++kx)
-          acc += VT::at(xo + (ky * g.w + kx) * c) * wk[ky * 3 + kx];
+          acc += VT::at(xo + (ky * g.w + kx) * c) * VT::at(w + (ky * 3 + kx) * c + c0);
       VT::at(y + (oy * g.ow + ox) * c + c0) = acc;
     }
-  }
 }
 
 // One output pixel on the border (the taps that fall inside only), all channels.
