@@ -155,6 +155,10 @@ TEST_CASE("sgemm: isa reporting and forcing") {
   moodnet::cpu::force_isa(std::nullopt);
   CHECK(moodnet::cpu::active_isa() == best);
   CHECK(moodnet::cpu::detail::isa_supported(Isa::generic));
+  // Built with MOODNET_WITH_EIGEN (the moodnet_eigen_tests binary), the generic ISA's GEMMs
+  // are Eigen's, so every generic case below checks the Eigen path.
+  moodnet::cpu::force_isa(Isa::generic);
+  CHECK(std::string(moodnet::cpu::gemm_backend()) == (MOODNET_SGEMM_EIGEN ? "eigen" : "generic"));
 }
 
 TEST_CASE("sgemm: matches a double reference for every ISA, shape, transpose and beta") {

@@ -5,6 +5,9 @@
 // with target attributes + cpuid, so no -march flag is needed by the library or its users.
 // Threads split the (jr, ir) tiles of each block; K is never split, so every C element is reduced
 // in the same order whatever the thread count (bitwise-identical results with 1 or N threads).
+// Built with MOODNET_WITH_EIGEN (CMake option, on by default off x86), the generic ISA hands
+// plain GEMMs to Eigen: its SSE2 kernels beat the portable one (1.0-1.5x, bench/
+// bench_gemm_generic.cpp), and it has NEON kernels for ARM, where the portable one is all we have.
 #pragma once
 
 #include <algorithm>
@@ -17,6 +20,13 @@
 
 #include "../../config.hpp"
 #include "simd.hpp"
+
+#if defined(MOODNET_WITH_EIGEN) && MOODNET_WITH_EIGEN
+#include <Eigen/Core>
+#define MOODNET_SGEMM_EIGEN 1
+#else
+#define MOODNET_SGEMM_EIGEN 0
+#endif
 
 #define MOODNET_SGEMM_X86 MOODNET_SIMD_X86
 
@@ -117,6 +127,12 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 inline Isa active_isa() {
   const int f = detail::forced_isa().load(std::memory_order_relaxed);
   return f >= 0 ? static_cast<Isa>(f) : detail::best_isa();
+}
+
+// What runs a plain sgemm now: the active ISA's microkernels, or "eigen" when the generic ISA
+// hands GEMMs to Eigen (MOODNET_WITH_EIGEN). Convolutions keep their own packing either way.
+inline const char* gemm_backend() {
+  return MOODNET_SGEMM_EIGEN && active_isa() == Isa::generic ? "eigen" : to_string(active_isa());
 }
 
 // Forces a microkernel ISA (tests run every variant); std::nullopt restores auto-detection.
@@ -325,28 +341,73 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
   }
 }
 
-}  // namespace detail
-
-// C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C, row-major; beta == 0 ignores C's contents.
-// op(A) is A (lda >= K) or A^T stored K x M (lda >= M); likewise op(B) with ldb.
-// parallel = false runs on the calling thread (used inside outer parallel loops).
-inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-                  bool parallel = true) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == 0.0f) {
-    detail::scale_c(M, N, beta, C, ldc);
-    return;
+#if MOODNET_SGEMM_EIGEN
+// The generic ISA's GEMM through Eigen. C is cut into fixed 256 x 256 blocks, each one
+// single-threaded Eigen product over the whole K (never Eigen::setNbThreads: it is global): the
+// blocks (and so Eigen's own K blocking, which depends on the block's size) never depend on the
+// thread count, which keeps results bitwise identical with 1 or N threads. Eigen allocates its
+// packing buffers per call.
+inline void sgemm_eigen(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                        const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                        float* C, int64_t ldc, bool parallel) {
+  using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
+  using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
+  constexpr int64_t kBlock = 256;
+  const int64_t mblocks = ceil_div(M, kBlock), nblocks = ceil_div(N, kBlock);
+  const bool par = parallel && M * N * K >= 64 * 64 * 64;
+  (void)par;  // only read by the OpenMP pragma
+  MOODNET_OMP(omp parallel if (par)) {
+#if MOODNET_OMP_ENABLED
+    // Eigen forks its own threads when it runs in a region of one thread and may use more: that
+    // would change its K blocking with the thread count. This task's thread count is private to
+    // it (an OpenMP data-environment ICV), so setting it here leaves the caller's unchanged.
+    omp_set_num_threads(1);
+#endif
+    MOODNET_OMP(omp for collapse(2) schedule(static))
+    for (int64_t bi = 0; bi < mblocks; ++bi)
+      for (int64_t bj = 0; bj < nblocks; ++bj) {
+        const int64_t i0 = bi * kBlock, j0 = bj * kBlock;
+        const int64_t m = std::min(kBlock, M - i0), n = std::min(kBlock, N - j0);
+        Map c(C + i0 * ldc + j0, m, n, Eigen::OuterStride<>(ldc));
+        // op(A) rows i0.. and op(B) columns j0.. as Eigen expressions (transposed maps when
+        // stored transposed).
+        auto product = [&](const auto& a, const auto& b) {
+          if (beta == 0.0f) {
+            c.noalias() = alpha * (a * b);  // beta == 0 never reads C (it may hold NaN)
+          } else {
+            if (beta != 1.0f) c *= beta;
+            c.noalias() += alpha * (a * b);
+          }
+        };
+        auto with_b = [&](const auto& a) {
+          if (tb)  // B stored N x K
+            product(a, ConstMap(B + j0 * ldb, n, K, Eigen::OuterStride<>(ldb)).transpose());
+          else  // B stored K x N
+            product(a, ConstMap(B + j0, K, n, Eigen::OuterStride<>(ldb)));
+        };
+        if (ta)  // A stored K x M
+          with_b(ConstMap(A + i0, K, m, Eigen::OuterStride<>(lda)).transpose());
+        else  // A stored M x K
+          with_b(ConstMap(A + i0 * lda, m, K, Eigen::OuterStride<>(lda)));
+      }
   }
-  using detail::ceil_div;
-  const detail::Blocking bk = detail::blocking_for(active_isa());
+}
+#endif
+
+// sgemm's own packed path with the active ISA's microkernels (the benchmarks time it against
+// the Eigen fallback); the caller has handled empty shapes and alpha == 0.
+inline void sgemm_packed(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha,
+                         const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                         float* C, int64_t ldc, bool parallel) {
+  const Blocking bk = blocking_for(active_isa());
   const int64_t MR = bk.MR, NR = bk.NR;
   const int64_t KC = std::min(bk.KC, K);
   const int64_t MC = std::min(bk.MC, ceil_div(M, MR) * MR);
   const int64_t NC = std::min(bk.NC, ceil_div(N, NR) * NR);
-  float* const bpack = detail::pack_b_buffer().get(static_cast<size_t>(KC * NC));
-  float* const apack = detail::pack_a_buffer().get(static_cast<size_t>(MC * KC));
-  const detail::MicroKernel micro = bk.micro;
+  float* const bpack = pack_b_buffer().get(static_cast<size_t>(KC * NC));
+  float* const apack = pack_a_buffer().get(static_cast<size_t>(MC * KC));
+  const MicroKernel micro = bk.micro;
   // Below ~64^3 a parallel region costs more than it saves.
   const bool par = parallel && M * N * K >= 64 * 64 * 64;
   (void)par;  // only read by the OpenMP pragma
@@ -361,15 +422,15 @@ inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
         const float beta_pc = pc == 0 ? beta : 1.0f;
         MOODNET_OMP(omp for schedule(static))
         for (int64_t s = 0; s < nstrips; ++s)
-          detail::pack_b_strip(tb, B, ldb, pc, kc, jc + s * NR, std::min(NR, nc - s * NR), NR,
-                               bpack + s * NR * kc);
+          pack_b_strip(tb, B, ldb, pc, kc, jc + s * NR, std::min(NR, nc - s * NR), NR,
+                       bpack + s * NR * kc);
         for (int64_t ic = 0; ic < M; ic += MC) {
           const int64_t mc = std::min(MC, M - ic);
           const int64_t mstrips = ceil_div(mc, MR);
           MOODNET_OMP(omp for schedule(static))
           for (int64_t s = 0; s < mstrips; ++s)
-            detail::pack_a_strip(ta, A, lda, ic + s * MR, std::min(MR, mc - s * MR), pc, kc, MR,
-                                 apack + s * MR * kc);
+            pack_a_strip(ta, A, lda, ic + s * MR, std::min(MR, mc - s * MR), pc, kc, MR,
+                         apack + s * MR * kc);
           // jr-major order: consecutive tiles of a thread reuse the same B strip from L1.
           MOODNET_OMP(omp for collapse(2) schedule(static))
           for (int64_t jr = 0; jr < nstrips; ++jr)
@@ -383,6 +444,26 @@ inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
       }
     }
   }
+}
+
+}  // namespace detail
+
+// C(M,N) = alpha * op(A)(M,K) * op(B)(K,N) + beta * C, row-major; beta == 0 ignores C's contents.
+// op(A) is A (lda >= K) or A^T stored K x M (lda >= M); likewise op(B) with ldb.
+// parallel = false runs on the calling thread (used inside outer parallel loops).
+inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                  bool parallel = true) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == 0.0f) {
+    detail::scale_c(M, N, beta, C, ldc);
+    return;
+  }
+#if MOODNET_SGEMM_EIGEN
+  if (active_isa() == Isa::generic)
+    return detail::sgemm_eigen(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
+#endif
+  detail::sgemm_packed(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, parallel);
 }
 
 }  // namespace moodnet::cpu
