@@ -85,6 +85,24 @@ MOODNET_ALWAYS_INLINE bool dw_fast_3x3(const ConvGeometry& g) {
     return g.kh == 3 && g.kw == 3 && g.c % dw_block == 0 && g.sw <= 2;
 }
 
+// One output pixel (on the border: the taps that fall inside only), all channels.
+template <class VT>
+MOODNET_ALWAYS_INLINE void dw3x3_forward_pixel(const ConvGeometry& g, const float* x,
+                                               const float* w, const float* b, float* y, int64_t oy,
+                                               int64_t ox) {
+  using V = typename VT::V;
+  const TapRange t = taps_inside(g, oy, ox);
+  const int64_t c = g.c;
+  const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + (ox * g.sw - g.pad_left)) * c;
+  for (int64_t c0 = 0; c0 < c; c0 += VT::lanes) {
+    V acc = b ? V(VT::at(b + c0)) : V{};
+    for (int64_t ky = t.ky0; ky < t.ky1; ++ky)
+      for (int64_t kx = t.kx0; kx < t.kx1; ++kx)
+        acc += VT::at(xo + (ky * g.w + kx) * c + c0) * VT::at(w + (ky * 3 + kx) * c + c0);
+    VT::at(y + (oy * g.ow + ox) * c + c0) = acc;
+  }
+}
+
 // Output row oy, columns [ox0, ox1), every tap inside the image, stride S (1 or 2) across:
 // y = bias + 3x3 taps of x * w. One register of channels for `pixels` outputs at once; the nine
 // weights stay in registers, and each input column the tile covers is loaded once per kernel row
@@ -126,35 +144,7 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float*
       for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c) = acc[p];
     }
   }
-  for (; ox < ox1; ++ox)
-    for (int64_t c0 = 0; c0 < c; c0 += L) {
-      const float* xo = x + (iy * g.w + ox * S - g.pad_left) * c + c0;
-      V acc = b ? V(VT::at(b + c0)) : V{};
-#pragma GCC unroll 3
-      for (int64_t ky = 0; ky < 3; ++ky)
-#pragma GCC unroll 3
-        for (int64_t kx = 0; kx < 3; ++kx)
-          acc += VT::at(xo + (ky * g.w + kx) * c) * VT::at(w + (ky * 3 + kx) * c + c0);
-      VT::at(y + (oy * g.ow + ox) * c + c0) = acc;
-    }
-}
-
-// One output pixel on the border (the taps that fall inside only), all channels.
-template <class VT>
-MOODNET_ALWAYS_INLINE void dw3x3_forward_pixel(const ConvGeometry& g, const float* x,
-                                               const float* w, const float* b, float* y, int64_t oy,
-                                               int64_t ox) {
-  using V = typename VT::V;
-  const TapRange t = taps_inside(g, oy, ox);
-  const int64_t c = g.c;
-  const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + (ox * g.sw - g.pad_left)) * c;
-  for (int64_t c0 = 0; c0 < c; c0 += VT::lanes) {
-    V acc = b ? V(VT::at(b + c0)) : V{};
-    for (int64_t ky = t.ky0; ky < t.ky1; ++ky)
-      for (int64_t kx = t.kx0; kx < t.kx1; ++kx)
-        acc += VT::at(xo + (ky * g.w + kx) * c + c0) * VT::at(w + (ky * 3 + kx) * c + c0);
-    VT::at(y + (oy * g.ow + ox) * c + c0) = acc;
-  }
+  for (; ox < ox1; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);  // the last < P
 }
 
 // Outputs [oy0, oy1) x [ox0, ox1), every tap inside: dw:(3,3,C) += sum of x * dy, db:(C) += sum
