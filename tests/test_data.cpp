@@ -16,6 +16,7 @@
 
 #include "image_files.hpp"
 #include "temp_dir.hpp"
+#include "thread_count.hpp"
 
 using namespace moodnet;
 namespace fs = std::filesystem;
@@ -279,10 +280,22 @@ TEST_CASE("data: group_split keeps every CK+ subject on one side", "[data]") {
   std::set<int> test_labels;
   for (int64_t i : s.test) test_labels.insert(folder.labels[static_cast<size_t>(i)]);
   CHECK(test_labels.size() == 2);
-  // Deterministic, and independent of the order the files come in.
+  // Deterministic, and independent of the order the files come in: listed in reverse, the
+  // same subjects land on each side.
   const Split again = group_split(folder.labels, keys, 0.15, 0.2, 3);
   CHECK(again.test == s.test);
   CHECK(group_split(folder.labels, keys, 0.15, 0.2, 4).test != s.test);
+  const std::vector<int> reversed_labels(folder.labels.rbegin(), folder.labels.rend());
+  const std::vector<std::string> reversed_keys(keys.rbegin(), keys.rend());
+  const Split reversed = group_split(reversed_labels, reversed_keys, 0.15, 0.2, 3);
+  auto reversed_groups_of = [&](const std::vector<int64_t>& side) {
+    std::set<std::string> g;
+    for (int64_t i : side) g.insert(reversed_keys[static_cast<size_t>(i)]);
+    return g;
+  };
+  CHECK(reversed_groups_of(reversed.test) == te);
+  CHECK(reversed_groups_of(reversed.validation) == va);
+  CHECK(reversed_groups_of(reversed.train) == tr);
 }
 
 TEST_CASE("data: group_keys and group_split errors", "[data]") {
@@ -421,6 +434,7 @@ TEST_CASE("data: ImageDataset batches, skips bad files, strict mode", "[data]") 
 
 TEST_CASE("data: ImageDataset augments batches by (seed, epoch, sample), any thread count",
           "[data]") {
+  const test::ThreadCountGuard threads_guard;
   const fs::path sample = fs::path(MOODNET_SOURCE_DIR) / "data" / "sample" / "train";
   const ImageFolder folder = scan_image_folder(sample);
   std::vector<int64_t> some{0, 1, 2, 200, 201};

@@ -14,6 +14,7 @@
 
 #include "image_files.hpp"
 #include "temp_dir.hpp"
+#include "thread_count.hpp"
 
 using namespace moodnet;
 using namespace moodnet::test;
@@ -422,6 +423,7 @@ TEST_CASE("data: ImageDataset interpolation, crop/pad to aspect ratio and rgba",
 
 TEST_CASE("data: ImageDataset batches are the same for 1 and 2 threads on the threaded paths",
           "[data]") {
+  const test::ThreadCountGuard threads_guard;
   // load_batch runs threads for augmented batches of >= 2^14 values and plain ones of >= 2^22:
   // both sizes here, with the serial run as the reference.
   const fs::path sample = fs::path(MOODNET_SOURCE_DIR) / "data" / "sample" / "train";

@@ -473,6 +473,8 @@ TEST_CASE("model_file: a failed save leaves the existing file intact", "[model_f
       CHECK_THROWS_WITH(save_model(big, file), Catch::Contains("cannot create the temporary file"));
       fs::permissions(dir.path, fs::perms::owner_write, fs::perm_options::add);
       only_the_file_is_left();
+    } else {
+      WARN("running as root: a read-only directory is writable, so this section checks nothing");
     }
   }
 #endif

@@ -7,6 +7,8 @@
 #include <new>
 #include <string>
 
+#include "thread_count.hpp"
+
 namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<long> g_allocations{0};
@@ -100,6 +102,7 @@ long allocations_in_training(const std::string& arch, const Shape& input, int64_
 }  // namespace
 
 TEST_CASE("steady state: a training step after warm-up allocates nothing", "[alloc]") {
+  const test::ThreadCountGuard threads_guard;
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     INFO("threads " << threads);
@@ -107,7 +110,6 @@ TEST_CASE("steady state: a training step after warm-up allocates nothing", "[all
     CHECK(allocations_in_training("seed002", Shape{64, 64, 3}, 4) == 0);
     CHECK(allocations_in_training("seed003", Shape{48, 48, 3}, 4) == 0);
   }
-  set_num_threads(num_threads());
 }
 
 TEST_CASE("steady state: predict into a reused tensor allocates nothing after warm-up", "[alloc]") {

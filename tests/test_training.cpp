@@ -8,6 +8,7 @@
 
 #include "image_files.hpp"
 #include "temp_dir.hpp"
+#include "thread_count.hpp"
 
 using namespace moodnet;
 
@@ -79,6 +80,7 @@ FitOptions stripes_fit_options(int epochs) {
 std::vector<float> train_stripes(int threads, History* history, double* test_accuracy,
                                  bool prefetch = true,
                                  std::set<std::thread::id>* loader_threads = nullptr) {
+  const test::ThreadCountGuard threads_guard;
   set_num_threads(threads);
   TensorDataset train = stripes(512, 1), test = stripes(256, 2);
   ProbeDataset probed(train);
@@ -93,7 +95,6 @@ std::vector<float> train_stripes(int threads, History* history, double* test_acc
   std::vector<float> weights;
   for (auto* p : model.parameters())
     weights.insert(weights.end(), p->value.begin(), p->value.end());
-  set_num_threads(2);
   return weights;
 }
 
@@ -184,6 +185,7 @@ struct RecordFlush : Callback<Cpu> {
 
 TEST_CASE("training: fit flushes denormals to zero on every thread, and only while it runs",
           "[training]") {
+  const test::ThreadCountGuard threads_guard;
   set_num_threads(2);
   const std::vector<int> none(static_cast<size_t>(num_threads()) + 1, 0),
       all(static_cast<size_t>(num_threads()) + 1, 1);
@@ -404,6 +406,7 @@ TEST_CASE("training: predict is const and gives the same answer from several thr
 }
 
 TEST_CASE("training: evaluate_classifier reports what predict gives, sample by sample") {
+  const test::ThreadCountGuard threads_guard;
   set_num_threads(1);
   TensorDataset test = stripes(64, 9);
   Model<Cpu> model = stripes_cnn(5);
@@ -483,6 +486,7 @@ TEST_CASE("training: sample weights scale each sample's loss and gradient (Keras
 
 TEST_CASE("training: class weights (balanced) pull an imbalanced model toward the rare class",
           "[training]") {
+  const test::ThreadCountGuard threads_guard;
   const std::vector<int> labels = {0, 0, 0, 1};
   const std::vector<double> w = balanced_class_weights(labels, 2);
   CHECK(w[0] == Approx(4.0 / 6.0));
@@ -539,11 +543,11 @@ TEST_CASE("training: class weights (balanced) pull an imbalanced model toward th
   opt.class_weight = {1.0, -1.0};
   REQUIRE_THROWS_WITH(fit(model, adam, Loss::binary_crossentropy(), train, opt),
                       Catch::Contains("class_weight[1] must be a finite number >= 0"));
-  set_num_threads(2);
 }
 
 TEST_CASE("training: --tta scores each image as the mean over it and its mirror image",
           "[training]") {
+  const test::ThreadCountGuard threads_guard;
   Tensor<Cpu> x(Shape{1, 2, 3, 2}), m;
   for (int64_t i = 0; i < x.size(); ++i) x[i] = float(i);
   detail::flip_left_right(x, m);
@@ -571,7 +575,12 @@ TEST_CASE("training: --tta scores each image as the mean over it and its mirror 
     changed += tta.scores[k] != plain.scores[k];
   }
   CHECK(changed > 0);  // the mirror images do change the scores of this untrained model
-  set_num_threads(2);
+  // Targets of another width than the model's output (3 classes for a one-unit head): a clear
+  // error, not a read past the targets.
+  TensorDataset three(Tensor<Cpu>(Shape{4, 16, 16, 1}), Tensor<Cpu>(Shape{4, 3}));
+  REQUIRE_THROWS_WITH(predict_classes(model, three, 16),
+                      Catch::Contains("the model's output has shape (1,)") &&
+                          Catch::Contains("targets have shape (3,)"));
 }
 
 TEST_CASE("training: classify_image with hflip_average is the mean over the photo and its mirror",
@@ -602,4 +611,9 @@ TEST_CASE("training: classify_image with hflip_average is the mean over the phot
   CHECK(ta.label == (ta.probabilities[1] >= 0.5 ? 1 : 0));
   CHECK(ta.class_name == (ta.label == 1 ? "vertical" : "horizontal"));
   CHECK(ta.confidence == ta.probabilities[size_t(ta.label)]);
+  // A model file whose colour mode does not match its input (16x16x1 read as RGB): a clear
+  // error, not a read past the decoded pixels.
+  model.metadata()["color_mode"] = "rgb";
+  REQUIRE_THROWS_WITH(classify_image(model, dir.path / "photo.png"),
+                      Catch::Contains("input has 1 channel(s) but its color_mode 'rgb' gives 3"));
 }

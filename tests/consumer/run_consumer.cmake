@@ -1,7 +1,7 @@
 # Builds and runs tests/consumer against moodnet, as an outside project would.
 #   cmake -DMODE=package|subdirectory -DMOODNET_SOURCE_DIR=... -DMOODNET_BINARY_DIR=...
 #         -DWORK_DIR=... -DGENERATOR=... [-DMAKE_PROGRAM=...] [-DCXX_COMPILER=...]
-#         [-DBUILD_TYPE=...] [-DWITH_OPENMP=ON|OFF] -P run_consumer.cmake
+#         [-DBUILD_TYPE=...] [-DWITH_OPENMP=ON|OFF] [-DWITH_EIGEN=ON|OFF] -P run_consumer.cmake
 # package:      cmake --install MOODNET_BINARY_DIR into WORK_DIR/prefix, then find_package().
 # subdirectory: add_subdirectory(MOODNET_SOURCE_DIR) with tests/examples/bench off.
 cmake_minimum_required(VERSION 3.25)
@@ -44,6 +44,9 @@ elseif(MODE STREQUAL "subdirectory")
        -DMOODNET_BUILD_TESTS=OFF -DMOODNET_BUILD_EXAMPLES=OFF -DMOODNET_BUILD_BENCH=OFF)
   if(DEFINED WITH_OPENMP)
     list(APPEND _configure_args -DMOODNET_WITH_OPENMP=${WITH_OPENMP})
+  endif()
+  if(DEFINED WITH_EIGEN)
+    list(APPEND _configure_args -DMOODNET_WITH_EIGEN=${WITH_EIGEN})
   endif()
 else()
   message(FATAL_ERROR "run_consumer.cmake: MODE must be package or subdirectory, not '${MODE}'")

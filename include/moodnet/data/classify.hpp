@@ -24,10 +24,18 @@ void set_image_metadata(Model<D>& model, const std::vector<std::string>& class_n
 template <class D>
 ColorMode image_color_mode(const Model<D>& model) {
   const std::string saved = model.metadata().value("color_mode", std::string());
-  if (saved == "grayscale" || saved == "rgba") return parse_color_mode(saved);
-  if (!saved.empty()) return ColorMode::rgb;
   const int64_t c = model.input_shape()[2];
-  return c == 1 ? ColorMode::grayscale : c == 4 ? ColorMode::rgba : ColorMode::rgb;
+  const ColorMode mode = saved == "grayscale" || saved == "rgba" ? parse_color_mode(saved)
+                         : !saved.empty()                        ? ColorMode::rgb
+                         : c == 1                                ? ColorMode::grayscale
+                         : c == 4                                ? ColorMode::rgba
+                                                                 : ColorMode::rgb;
+  // A hand-edited or foreign model file could pair a 3-channel input with "grayscale": the
+  // decoded pixels would not fill the input.
+  const int64_t mode_channels = mode == ColorMode::grayscale ? 1 : mode == ColorMode::rgba ? 4 : 3;
+  MOODNET_CHECK(mode_channels == c, "the model's input has ", c, " channel(s) but its color_mode '",
+                saved, "' gives ", mode_channels);
+  return mode;
 }
 
 struct ImageClassification {

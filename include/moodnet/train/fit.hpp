@@ -365,6 +365,13 @@ template <class D>
 ClassifierPredictions predict_classes(const Model<D>& model, Dataset& data, int64_t batch_size = 64,
                                       double threshold = 0.5, bool hflip_average = false) {
   MOODNET_CHECK(batch_size > 0, "predict_classes: batch_size must be positive");
+  // A model saved for K classes read against a folder of another number of classes would
+  // compare its K outputs with targets of another width.
+  MOODNET_CHECK(data.target_shape() == model.output_shape(), "the model's output has shape ",
+                model.output_shape().to_string(), " but the data's targets have shape ",
+                data.target_shape().to_string(),
+                " (one unit for 2 classes, else one per class): use a folder with the "
+                "model's classes (--classes)");
   ClassifierPredictions r;
   Tensor<Cpu> xh, yh, out_host, flipped, out_flipped;
   Tensor<D> xs, out;
