@@ -6,7 +6,7 @@
 // Threads split the (jr, ir) tiles of each block; K is never split, so every C element is reduced
 // in the same order whatever the thread count (bitwise-identical results with 1 or N threads).
 // Built with MOODNET_WITH_EIGEN (CMake option, on by default off x86), the generic ISA hands
-// plain GEMMs to Eigen: its SSE2 kernels beat the portable one (1.0-1.5x, bench/
+// plain GEMMs to Eigen: its SSE2 kernels beat the portable one (1.2-1.3x, bench/
 // bench_gemm_generic.cpp), and it has NEON kernels for ARM, where the portable one is all we have.
 #pragma once
 
@@ -342,7 +342,7 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 }
 
 #if MOODNET_SGEMM_EIGEN
-// The generic ISA's GEMM through Eigen. C is cut into fixed 256 x 256 blocks, each one
+// The generic ISA's GEMM through Eigen. C is cut into fixed 128 x 256 blocks, each one
 // single-threaded Eigen product over the whole K (never Eigen::setNbThreads: it is global): the
 // blocks (and so Eigen's own K blocking, which depends on the block's size) never depend on the
 // thread count, which keeps results bitwise identical with 1 or N threads. Eigen allocates its
@@ -353,8 +353,8 @@ inline void sgemm_eigen(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float
   using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using ConstMap = Eigen::Map<const RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
   using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
-  constexpr int64_t kBlock = 256;
-  const int64_t mblocks = ceil_div(M, kBlock), nblocks = ceil_div(N, kBlock);
+  constexpr int64_t kBlockM = 128, kBlockN = 256;  // 128 rows: two threads share a 256^2 C
+  const int64_t mblocks = ceil_div(M, kBlockM), nblocks = ceil_div(N, kBlockN);
   const bool par = parallel && M * N * K >= 64 * 64 * 64;
   (void)par;  // only read by the OpenMP pragma
   MOODNET_OMP(omp parallel if (par)) {
@@ -367,8 +367,8 @@ inline void sgemm_eigen(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float
     MOODNET_OMP(omp for collapse(2) schedule(static))
     for (int64_t bi = 0; bi < mblocks; ++bi)
       for (int64_t bj = 0; bj < nblocks; ++bj) {
-        const int64_t i0 = bi * kBlock, j0 = bj * kBlock;
-        const int64_t m = std::min(kBlock, M - i0), n = std::min(kBlock, N - j0);
+        const int64_t i0 = bi * kBlockM, j0 = bj * kBlockN;
+        const int64_t m = std::min(kBlockM, M - i0), n = std::min(kBlockN, N - j0);
         Map c(C + i0 * ldc + j0, m, n, Eigen::OuterStride<>(ldc));
         // op(A) rows i0.. and op(B) columns j0.. as Eigen expressions (transposed maps when
         // stored transposed).
