@@ -470,6 +470,46 @@ TEST_CASE("gradients: model with a residual Add, sigmoid head and binary cross-e
   }
 }
 
+TEST_CASE("gradients: max pooling folds the ReLU/ReLU6 of the layer before it") {
+  const OneThread one_thread;
+  // Conv2D(relu) -> MaxPooling2D, a ReLU layer -> MaxPooling2D (3x3 stride 2, overlapping
+  // windows) and Conv2D(relu6) -> MaxPooling2D: each pool folds its producer's activation
+  // derivative, and the producer takes dL/d(pre-activation). A conv whose output also feeds
+  // another layer must not be folded.
+  moodnet::Model<R> m({9, 8, 2}, 90, "folded");
+  m.add(
+      moodnet::Conv2D<R>({.filters = 4, .padding = Padding::same, .activation = Activation::relu}));
+  m.add(moodnet::MaxPooling2D<R>({.pool_size = 2, .padding = Padding::same}));  // 5x4
+  m.add(moodnet::Conv2D<R>({.filters = 3, .padding = Padding::same}));
+  m.add(moodnet::ReLU<R>());
+  m.add(moodnet::MaxPooling2D<R>({.pool_size = 3, .strides = 2, .padding = Padding::same}));
+  const int c3 = m.add(moodnet::Conv2D<R>(
+      {.filters = 3, .padding = Padding::same, .activation = Activation::relu6}));
+  m.add(moodnet::MaxPooling2D<R>({.pool_size = 2, .padding = Padding::same}), {c3});
+  const int c4 = m.add(
+      moodnet::Conv2D<R>({.filters = 3, .padding = Padding::same, .activation = Activation::relu}));
+  const int pool4 = m.add(moodnet::MaxPooling2D<R>({.pool_size = 1}), {c4});
+  m.add(moodnet::Add<R>(), {c4, pool4});  // c4 feeds two layers: not folded
+  m.add(moodnet::Flatten<R>());
+  m.add(moodnet::Dense<R>({.units = 1, .activation = Activation::sigmoid}));
+  // Weights scaled so that the ReLU6 layer's outputs reach past 6 as well as below 0.
+  uint64_t k = 0;
+  for (auto* p : m.parameters())
+    p->value = random_tensor(p->value.shape(), 91 + ++k, p->name == "bias" ? -0.3 : -1.5,
+                             p->name == "bias" ? 0.3 : 1.5);
+  const RT x = random_tensor({3, 9, 8, 2}, 95, -3, 3);
+  const auto r = mt::gradcheck_model(m, x, binary_targets({3, 1}, 96),
+                                     moodnet::Loss::binary_crossentropy(), model_options());
+  require_ok(r, 10);  // 4 convs x 2, dense x 2
+  auto folded = [&](size_t i) {
+    return dynamic_cast<const moodnet::MaxPooling2D<R>&>(m.layer(i)).folded_input_activation();
+  };
+  CHECK(folded(1) == Activation::relu);
+  CHECK(folded(4) == Activation::relu);
+  CHECK(folded(6) == Activation::relu6);
+  CHECK(folded(8) == Activation::linear);
+}
+
 TEST_CASE("gradients: model with a softmax head and categorical cross-entropy") {
   const OneThread one_thread;
   moodnet::Model<R> m = residual_model(4, Activation::softmax, 50);

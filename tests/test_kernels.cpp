@@ -490,6 +490,22 @@ TEST_CASE("kernels: max and average pooling against the reference") {
     RefOps::max_pool2d_backward(p, xd.data(), yr.data(), dyd.data(), dxr.data());
     REQUIRE(dx.intact());
     REQUIRE_CLOSE(dx.data(), dxr.data(), xs, "max backward");
+    // With the producer's ReLU / ReLU6 folded in: dy passes only where the max is in the
+    // activation's linear range (inputs here span about [-1, 1]; scaled by 8 for ReLU6's top).
+    for (Activation act : {Activation::relu, Activation::relu6}) {
+      F xa = x;
+      if (act == Activation::relu6)
+        for (float& v : xa) v *= 8.0f;
+      const Dv xad = to_double(xa);
+      Guarded yf(ys), dxf(xs);
+      CpuOps::max_pool2d_forward(p, xa.data(), yf.data());
+      RefOps::max_pool2d_forward(p, xad.data(), yr.data());
+      CpuOps::max_pool2d_backward(p, xa.data(), yf.data(), dy.data(), dxf.data(), act);
+      RefOps::max_pool2d_backward(p, xad.data(), yr.data(), dyd.data(), dxr.data(), act);
+      REQUIRE(dxf.intact());
+      const std::string what = std::string("max backward, ") + to_string(act) + " folded";
+      REQUIRE_CLOSE(dxf.data(), dxr.data(), xs, what);
+    }
     Guarded ya(ys), dxa(xs);
     CpuOps::avg_pool2d_forward(p, x.data(), ya.data());
     RefOps::avg_pool2d_forward(p, xd.data(), yr.data());

@@ -13,16 +13,16 @@
 //   conv2d_backward_params(g, x, dy, dw, db|null)
 //   depthwise_conv2d_forward(g, x, w, b|null, y)   w:(KH,KW,C,M) y:(N,OH,OW,C*M)
 //   depthwise_conv2d_backward_data(g, dy, w, dx), depthwise_conv2d_backward_params(g, x, dy, dw,
-//   db) max_pool2d_forward(p, x, y), max_pool2d_backward(p, x, y, dy, dx) avg_pool2d_forward(p, x,
-//   y), avg_pool2d_backward(p, dy, dx)   ('same' excludes padding) global_avg_pool_forward(n, hw,
-//   c, x, y), global_avg_pool_backward(n, hw, c, dy, dx) dense_forward(n, in, out, x, w, b|null, y)
-//   x:(N,in) w:(in,out) y:(N,out) dense_backward_data(n, in, out, dy, w, dx),
-//   dense_backward_params(n, in, out, x, dy, dw, db) activation_forward(a, rows, cols, z, y),
-//   activation_backward(a, rows, cols, y, dy, dz) batch_norm_train_forward(rows, c, eps, x, gamma,
-//   beta, mean, var, inv_std, xhat, y) batch_norm_infer_forward(rows, c, eps, x, gamma, beta,
-//   moving_mean, moving_var, y) batch_norm_backward(rows, c, dy, xhat, gamma, inv_std, dx, dgamma,
-//   dbeta) moving_average_update(n, momentum, batch_value, moving)   moving = m*moving +
-//   (1-m)*batch dropout_forward(n, rate, seed, stream, x, mask, y), multiply(n, a, b, y)
+//   db) max_pool2d_forward(p, x, y), max_pool2d_backward(p, x, y, dy, dx, input_act)
+//   avg_pool2d_forward(p, x, y), avg_pool2d_backward(p, dy, dx)   ('same' excludes padding)
+//   global_avg_pool_forward(n, hw, c, x, y), global_avg_pool_backward(n, hw, c, dy, dx)
+//   dense_forward(n, in, out, x, w, b|null, y) x:(N,in) w:(in,out) y:(N,out) dense_backward_data(n,
+//   in, out, dy, w, dx), dense_backward_params(n, in, out, x, dy, dw, db) activation_forward(a,
+//   rows, cols, z, y), activation_backward(a, rows, cols, y, dy, dz) batch_norm_train_forward(rows,
+//   c, eps, x, gamma, beta, mean, var, inv_std, xhat, y) batch_norm_infer_forward(rows, c, eps, x,
+//   gamma, beta, moving_mean, moving_var, y) batch_norm_backward(rows, c, dy, xhat, gamma, inv_std,
+//   dx, dgamma, dbeta) moving_average_update(n, momentum, batch_value, moving)   moving = m*moving
+//   + (1-m)*batch dropout_forward(n, rate, seed, stream, x, mask, y), multiply(n, a, b, y)
 //   scale_shift(n, scale, offset, x, y), copy(n, x, y), add(n, a, b, y), add_inplace(n, x, y)
 //   axpy(n, alpha, x, y), sum_squares(n, x) -> double
 //   bce_from_logits(n, z, t, dz, grad_scale) -> sum of losses; bce_from_probabilities(...)

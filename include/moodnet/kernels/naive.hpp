@@ -211,9 +211,12 @@ for (int64_t n = 0; n < p.n; ++n)
       }
 }
 
-// dx overwritten; each output's gradient goes to its (first) argmax.
+// dx overwritten; each output's gradient goes to its (first) argmax. input_act (relu or relu6)
+// folds the derivative of the activation that produced x into dx: the model then hands its
+// producer dL/d(pre-activation) and skips that pass (x is the activation's output).
 template <class T>
-void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T* dy, T* dx) {
+void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T* dy, T* dx,
+                         Activation input_act = Activation::linear) {
 MOODNET_OMP(omp parallel for schedule(static) if (p.n * p.oh * p.ow * p.c * p.ph * p.pw > 32768))
 for (int64_t n = 0; n < p.n; ++n) {
   std::fill(dx + n * p.h * p.w * p.c, dx + (n + 1) * p.h * p.w * p.c, T(0));
@@ -237,6 +240,11 @@ for (int64_t n = 0; n < p.n; ++n) {
           }
         }
       }
+  if (input_act == Activation::relu || input_act == Activation::relu6)
+    for (int64_t i = n * p.h * p.w * p.c; i < (n + 1) * p.h * p.w * p.c; ++i) {
+      const bool live = x[i] > T(0) && (input_act == Activation::relu || x[i] < T(6));
+      dx[i] = live ? dx[i] : T(0);
+    }
 }
 }
 

@@ -44,9 +44,9 @@ struct naive_ops {
   static void max_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
     naive::max_pool2d_forward(p, x, y);
   }
-  static void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T* dy,
-                                  T* dx) {
-    naive::max_pool2d_backward(p, x, y, dy, dx);
+  static void max_pool2d_backward(const PoolGeometry& p, const T* x, const T* y, const T* dy, T* dx,
+                                  Activation input_act = Activation::linear) {
+    naive::max_pool2d_backward(p, x, y, dy, dx, input_act);
   }
   static void avg_pool2d_forward(const PoolGeometry& p, const T* x, T* y) {
     naive::avg_pool2d_forward(p, x, y);

@@ -85,6 +85,13 @@ class Layer {
   virtual Activation activation() const { return Activation::linear; }
   virtual const Tensor<D>* preactivation() const { return nullptr; }
 
+  // Asked by the model when this layer's only input comes from a layer ending in `act` (ReLU or
+  // ReLU6) that feeds nothing else: a layer that can fold act's derivative into its own backward
+  // (max pooling: one test per window instead of a pass over the whole input) does so from now
+  // on and returns true, and the model then gives the producer dL/d(pre-activation). linear
+  // turns the folding off.
+  virtual bool fold_input_activation(Activation) { return false; }
+
   // All weights in Keras order, trainable and not.
   std::vector<Parameter<D>*> parameters() {
     std::vector<Parameter<D>*> out;

@@ -231,7 +231,8 @@ class Model {
         if (!src.wants_grad) continue;
         dx_[j] = &node.slot_grads[j];
       }
-      node.layer->backward(ins_, node.out, *g, dx_, i == last && dy_is_preactivation);
+      node.layer->backward(ins_, node.out, *g, dx_,
+                           (i == last && dy_is_preactivation) || node.grad_is_preactivation);
       // Route each input gradient to its source node, summing where a node feeds several.
       for (size_t j = 0; j < k; ++j) {
         if (!dx_[j]) continue;
@@ -335,6 +336,8 @@ class Model {
     Tensor<D> out, grad;                // training buffers, reused
     std::vector<Tensor<D>> slot_grads;  // one per input, reused
     bool has_grad = false, wants_grad = false, needs_backward = false;
+    // grad is dL/d(pre-activation): its only consumer folded the activation's derivative in.
+    bool grad_is_preactivation = false;
   };
 
   // The next free "base", "base_1", ... (skipping names the user or a model file chose).
@@ -374,6 +377,21 @@ class Model {
       n.needs_backward = own || upstream;
       n.wants_grad = n.needs_backward;
     }
+    // A ReLU/ReLU6 output read only by a layer that folds the activation's derivative into its
+    // own backward (Conv2D(relu) -> MaxPooling2D): the producer skips its activation pass.
+    consumers_.assign(nodes_.size(), 0);
+    for (size_t i = 1; i < nodes_.size(); ++i)
+      for (NodeId j : nodes_[i].inputs) ++consumers_[static_cast<size_t>(j)];
+    for (auto& n : nodes_) n.grad_is_preactivation = false;
+    for (size_t i = 1; i < nodes_.size(); ++i) {
+      Node& n = nodes_[i];
+      const auto j = n.inputs.size() == 1 ? static_cast<size_t>(n.inputs[0]) : size_t{0};
+      const Activation a =
+          j >= 1 && consumers_[j] == 1 ? nodes_[j].layer->activation() : Activation::linear;
+      const bool foldable = a == Activation::relu || a == Activation::relu6;
+      nodes_[j].grad_is_preactivation =
+          n.layer->fold_input_activation(foldable ? a : Activation::linear) && j >= 1;
+    }
   }
 
   Shape input_shape_;
@@ -385,6 +403,7 @@ class Model {
   const Tensor<D>* input_ = nullptr;
   std::vector<const Tensor<D>*> ins_;
   std::vector<Tensor<D>*> dx_;
+  std::vector<int> consumers_;  // per node, reused by plan_gradients
 
   // Activation buffers of one predict() call.
   struct PredictWorkspace {

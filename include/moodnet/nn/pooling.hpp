@@ -44,10 +44,18 @@ class Pooling2D : public LayerBase<D, Derived> {
     const PoolGeometry p = geometry(in.dim(0), in.dim(1), in.dim(2), in.dim(3));
     dx[0]->resize(in.shape());
     if constexpr (IsMax)
-      ops<D>::max_pool2d_backward(p, in.data(), y.data(), dy.data(), dx[0]->data());
+      ops<D>::max_pool2d_backward(p, in.data(), y.data(), dy.data(), dx[0]->data(), folded_);
     else
       ops<D>::avg_pool2d_backward(p, dy.data(), dx[0]->data());
   }
+  bool fold_input_activation(Activation a) override {
+    if (!IsMax || (a != Activation::linear && a != Activation::relu && a != Activation::relu6))
+      return false;
+    folded_ = a;
+    return a != Activation::linear;
+  }
+  // The producer's activation this layer's backward folds in (linear: none).
+  Activation folded_input_activation() const { return folded_; }
   Value config() const override {
     return {{"pool_size", opt_.pool_size.to_value()},
             {"strides", opt_.strides.to_value()},
@@ -67,6 +75,7 @@ class Pooling2D : public LayerBase<D, Derived> {
                               opt_.strides.w, opt_.padding);
   }
   Pooling2DOptions opt_;
+  Activation folded_ = Activation::linear;  // set by the model (fold_input_activation)
 };
 }  // namespace detail
 

@@ -34,10 +34,11 @@ MOODNET_ALWAYS_INLINE void max_pool_forward_image(const PoolGeometry& p, const f
 }
 
 // One image: dx:(H,W,C) gets each dy at the first window position (row-major) holding the max,
-// as the naive kernel does; `done` is C floats of scratch.
+// as the naive kernel does; `done` is C floats of scratch. mask 1 (ReLU) or 2 (ReLU6) passes dy
+// only where that activation's derivative at the max is 1 (the naive kernel's input_act).
 MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const float* x,
                                                    const float* y, const float* dy, float* dx,
-                                                   float* done) {
+                                                   float* done, int mask) {
   if (p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 && p.pad_top == 0 && p.pad_left == 0 &&
       2 * p.oh <= p.h && 2 * p.ow <= p.w) {
     // The common 2x2/2 pool: windows tile the input, so every covered input is written once
@@ -51,7 +52,9 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const 
         float* d0 = dx + (2 * oy * p.w + 2 * ox) * c;
         MOODNET_OMP(omp simd)
         for (int64_t i = 0; i < c; ++i) {
-          const float m = yp[i], g = dyp[i];
+          const float m = yp[i];
+          const bool live = mask == 0 || (m > 0.0f && (mask == 1 || m < 6.0f));
+          const float g = live ? dyp[i] : 0.0f;
           const bool t00 = x0[i] == m;
           const bool t01 = !t00 && x0[c + i] == m;
           const bool t10 = !t00 && !t01 && x0[row + i] == m;
@@ -83,7 +86,8 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const 
           MOODNET_OMP(omp simd)
           for (int64_t c = 0; c < p.c; ++c) {
             const bool take = done[c] == 0.0f && xp[c] == yp[c];
-            dxp[c] += take ? dyp[c] : 0.0f;
+            const bool live = mask == 0 || (yp[c] > 0.0f && (mask == 1 || yp[c] < 6.0f));
+            dxp[c] += take && live ? dyp[c] : 0.0f;
             done[c] = take ? 1.0f : done[c];
           }
         }
@@ -103,8 +107,8 @@ MOODNET_ALWAYS_INLINE void relu_backward_span(int64_t n, bool relu6, const float
   }                                                                                               \
   target inline void max_pool_backward_##suffix(const PoolGeometry& p, const float* x,            \
                                                 const float* y, const float* dy, float* dx,       \
-                                                float* done) {                                    \
-    max_pool_backward_image(p, x, y, dy, dx, done);                                               \
+                                                float* done, int mask) {                          \
+    max_pool_backward_image(p, x, y, dy, dx, done, mask);                                         \
   }                                                                                               \
   target inline void relu_backward_##suffix(int64_t n, bool relu6, const float* y,                \
                                             const float* dy, float* dz) {                         \
@@ -121,7 +125,7 @@ MOODNET_ELEMENTWISE_VARIANTS(avx512, MOODNET_TARGET_AVX512)
 struct ElementwiseKernels {
   void (*max_pool_forward)(const PoolGeometry&, const float*, float*);
   void (*max_pool_backward)(const PoolGeometry&, const float*, const float*, const float*, float*,
-                            float*);
+                            float*, int);
   void (*relu_backward)(int64_t, bool, const float*, const float*, float*);
 };
 
@@ -153,8 +157,10 @@ for (int64_t n = 0; n < p.n; ++n)
   }
   // dx:(N,H,W,C) overwritten
   static void max_pool2d_backward(const PoolGeometry& p, const float* x, const float* y,
-                                  const float* dy, float* dx) {
+                                  const float* dy, float* dx,
+                                  Activation input_act = Activation::linear) {
     const auto k = detail::elementwise_kernels();
+    const int mask = input_act == Activation::relu ? 1 : input_act == Activation::relu6 ? 2 : 0;
     const bool par = p.n * p.oh * p.ow * p.c * p.ph * p.pw > 65536;
     (void)par;
 MOODNET_OMP(omp parallel for schedule(static) if (par))
@@ -162,7 +168,7 @@ for (int64_t n = 0; n < p.n; ++n) {
   static thread_local std::vector<float> done_buf;
   float* done = detail::scratch(done_buf, static_cast<size_t>(p.c));
   k.max_pool_backward(p, x + n * p.h * p.w * p.c, y + n * p.oh * p.ow * p.c,
-                      dy + n * p.oh * p.ow * p.c, dx + n * p.h * p.w * p.c, done);
+                      dy + n * p.oh * p.ow * p.c, dx + n * p.h * p.w * p.c, done, mask);
 }
   }
   // x, xhat, y:(rows, c) gamma, beta, mean, var, inv_std:(c)
