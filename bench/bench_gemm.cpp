@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "conv_shapes.hpp"  // bench_data
 #include "moodnet/config.hpp"
 #include "moodnet/kernels/cpu/sgemm.hpp"
 
@@ -18,15 +19,6 @@
 
 namespace {
 
-std::vector<float> filled(int64_t n, uint32_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = static_cast<float>(seed >> 8) / 16777216.0f - 0.5f;
-  }
-  return v;
-}
-
 void set_gflops(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
   state.counters["GFLOPS"] = benchmark::Counter(2.0 * double(M) * double(N) * double(K) * 1e-9,
                                                 benchmark::Counter::kIsIterationInvariantRate);
@@ -34,7 +26,7 @@ void set_gflops(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
 
 void BM_Gemm(benchmark::State& state) {
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
-  const auto a = filled(M * K, 1), b = filled(K * N, 2);
+  const auto a = moodnet::bench::bench_data(M * K, 1), b = moodnet::bench::bench_data(K * N, 2);
   std::vector<float> c(static_cast<size_t>(M * N));
   for (auto _ : state) {
     moodnet::cpu::sgemm(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
@@ -56,7 +48,7 @@ BENCHMARK(BM_Gemm)
 void BM_EigenGemm(benchmark::State& state) {
   using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
-  const auto a = filled(M * K, 1), b = filled(K * N, 2);
+  const auto a = moodnet::bench::bench_data(M * K, 1), b = moodnet::bench::bench_data(K * N, 2);
   std::vector<float> c(static_cast<size_t>(M * N));
   Eigen::Map<const Mat> ma(a.data(), M, K), mb(b.data(), K, N);
   Eigen::Map<Mat> mc(c.data(), M, N);

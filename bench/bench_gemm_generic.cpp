@@ -8,24 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "conv_shapes.hpp"  // bench_data
 #include "moodnet/kernels/cpu/sgemm.hpp"
 
 namespace {
-
-std::vector<float> filled(int64_t n, uint32_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = static_cast<float>(seed >> 8) / 16777216.0f - 0.5f;
-  }
-  return v;
-}
 
 // range(0) = M = N = K; range(1) = 0: portable packed path, 1: Eigen fallback.
 void BM_GemmGeneric(benchmark::State& state) {
   const int64_t n = state.range(0);
   const bool eigen = state.range(1) == 1;
-  const auto a = filled(n * n, 1), b = filled(n * n, 2);
+  const auto a = moodnet::bench::bench_data(n * n, 1), b = moodnet::bench::bench_data(n * n, 2);
   std::vector<float> c(static_cast<size_t>(n * n));
   moodnet::cpu::force_isa(moodnet::cpu::Isa::generic);
   for (auto _ : state) {

@@ -32,7 +32,7 @@ ColorMode image_color_mode(const Model<D>& model) {
                                                                  : ColorMode::rgb;
   // A hand-edited or foreign model file could pair a 3-channel input with "grayscale": the
   // decoded pixels would not fill the input.
-  const int64_t mode_channels = mode == ColorMode::grayscale ? 1 : mode == ColorMode::rgba ? 4 : 3;
+  const int64_t mode_channels = num_channels(mode);
   MOODNET_CHECK(mode_channels == c, "the model's input has ", c, " channel(s) but its color_mode '",
                 saved, "' gives ", mode_channels);
   return mode;

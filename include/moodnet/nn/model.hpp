@@ -386,11 +386,10 @@ class Model {
     for (size_t i = 1; i < nodes_.size(); ++i) {
       Node& n = nodes_[i];
       const auto j = n.inputs.size() == 1 ? static_cast<size_t>(n.inputs[0]) : size_t{0};
-      const Activation a =
+      Activation a =
           j >= 1 && consumers_[j] == 1 ? nodes_[j].layer->activation() : Activation::linear;
-      const bool foldable = a == Activation::relu || a == Activation::relu6;
-      nodes_[j].grad_is_preactivation =
-          n.layer->fold_input_activation(foldable ? a : Activation::linear) && j >= 1;
+      if (a != Activation::relu && a != Activation::relu6) a = Activation::linear;
+      if (n.layer->fold_input_activation(a)) nodes_[j].grad_is_preactivation = true;
     }
   }
 

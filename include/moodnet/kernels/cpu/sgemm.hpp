@@ -121,6 +121,9 @@ inline PackBuffer& pack_b_buffer() {
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Below ~64^3 multiply-adds a parallel region costs more than it saves.
+constexpr int64_t kMinParallelGemmWork = 64 * 64 * 64;
+
 }  // namespace detail
 
 // The ISA sgemm uses now: the forced one if any, else the best this CPU supports.
@@ -130,7 +133,8 @@ inline Isa active_isa() {
 }
 
 // What runs a plain sgemm now: the active ISA's microkernels, or "eigen" when the generic ISA
-// hands GEMMs to Eigen (MOODNET_WITH_EIGEN). Convolutions keep their own packing either way.
+// hands GEMMs to Eigen (MOODNET_WITH_EIGEN). Convolutions keep their own tiles either way,
+// except strided backward-data, which is a GEMM.
 inline const char* gemm_backend() {
   return MOODNET_SGEMM_EIGEN && active_isa() == Isa::generic ? "eigen" : to_string(active_isa());
 }
@@ -355,7 +359,7 @@ inline void sgemm_eigen(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float
   using Map = Eigen::Map<RowMajor, Eigen::Unaligned, Eigen::OuterStride<>>;
   constexpr int64_t kBlockM = 128, kBlockN = 256;  // 128 rows: two threads share a 256^2 C
   const int64_t mblocks = ceil_div(M, kBlockM), nblocks = ceil_div(N, kBlockN);
-  const bool par = parallel && M * N * K >= 64 * 64 * 64;
+  const bool par = parallel && M * N * K >= kMinParallelGemmWork;
   (void)par;  // only read by the OpenMP pragma
   MOODNET_OMP(omp parallel if (par)) {
 #if MOODNET_OMP_ENABLED
@@ -408,8 +412,7 @@ inline void sgemm_packed(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
   float* const bpack = pack_b_buffer().get(static_cast<size_t>(KC * NC));
   float* const apack = pack_a_buffer().get(static_cast<size_t>(MC * KC));
   const MicroKernel micro = bk.micro;
-  // Below ~64^3 a parallel region costs more than it saves.
-  const bool par = parallel && M * N * K >= 64 * 64 * 64;
+  const bool par = parallel && M * N * K >= kMinParallelGemmWork;
   (void)par;  // only read by the OpenMP pragma
 
   MOODNET_OMP(omp parallel if (par)) {
