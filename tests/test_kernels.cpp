@@ -421,7 +421,7 @@ TEST_CASE(
   moodnet::cpu::force_isa(std::nullopt);
 }
 
-TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes (batch 1 or 2)") {
+TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a batch of 10") {
   const Padding v = Padding::valid, s = Padding::same;
   struct Case {
     int64_t n, h, w, c, k, stride, f;
@@ -456,6 +456,11 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes (batch
       {2, 4, 4, 512, 1, 2, 728, s, false},    // residual 728
       {2, 2, 2, 728, 3, 1, 728, s, true},     // separable 1024 depthwise
       {2, 2, 2, 728, 1, 1, 1024, s, false},   //   pointwise
+      // Past 8 images a weight-gradient group holds two, and a 1x1 conv prefetches the next
+      // image while its last row block runs (30 columns: blocks of 17 rows).
+      {10, 20, 30, 24, 1, 1, 40, v, false},
+      {10, 20, 30, 24, 1, 2, 40, s, false},
+      {10, 20, 30, 32, 3, 1, 32, s, true},
   };
   uint64_t seed = 20000;
   for (const Case& c : cases) {

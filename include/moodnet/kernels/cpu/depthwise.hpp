@@ -48,6 +48,18 @@ MOODNET_ALWAYS_INLINE Interior interior_outputs(int64_t out, int64_t in, int64_t
   return {lo, last < 0 ? lo : std::max(lo, std::min(out, last / s + 1))};
 }
 
+// Starts fetching image row `row` of `rows` (each `floats` long, from base) into L2; rows outside
+// [0, rows) are skipped. A depthwise pass streams its input and output once from L3 or memory
+// with only 9 FMAs per value, so the hardware prefetcher alone leaves it waiting on loads: the
+// passes fetch the rows they will reach two output rows later.
+MOODNET_ALWAYS_INLINE void prefetch_row(const float* base, int64_t row, int64_t rows,
+                                        int64_t floats) {
+  if (row < 0 || row >= rows) return;
+  const float* r = base + row * floats;
+  for (int64_t i = 0; i < floats; i += 64 / sizeof(float)) prefetch_l2(r + i);
+}
+constexpr int64_t dw_prefetch_rows = 2;
+
 // No vector fast path (the baseline build): the portable loops below do everything.
 struct DwScalar {};
 
@@ -169,6 +181,10 @@ MOODNET_ALWAYS_INLINE void dw3x3_params_interior_nb(const ConvGeometry& g, const
       for (int t = 0; t < 9; ++t) acc[v][t] = V{};
     }
     for (int64_t oy = oy0; oy < oy1; ++oy) {
+      if (c0 == 0) {  // the first pass over the rows brings them in; later ones find them in L2
+        prefetch_row(x, (oy + dw_prefetch_rows) * g.sh - g.pad_top + 2, g.h, g.w * c);
+        prefetch_row(dy, oy + dw_prefetch_rows, g.oh, g.ow * c);
+      }
       const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + ox0 * g.sw - g.pad_left) * c + c0;
       const float* d = dy + (oy * g.ow + ox0) * c + c0;
       for (int64_t ox = ox0; ox < ox1; ++ox, xo += g.sw * c, d += c) {
@@ -216,6 +232,9 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
   constexpr int64_t P = 8;  // output pixels per register block: 8 independent FMA chains
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     int64_t ox = 0;
+    // The input row that output row oy + dw_prefetch_rows first reads, and that output row.
+    prefetch_row(x, (oy + dw_prefetch_rows) * g.sh - g.pad_top + g.kh - 1, g.h, g.w * g.c);
+    prefetch_row(y, oy + dw_prefetch_rows, g.oh, g.ow * g.c);
     auto edge_pixel = [&](int64_t o) {
       const TapRange t = taps_inside(g, oy, o);
       const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + (o * g.sw - g.pad_left)) * g.c;
