@@ -247,10 +247,10 @@ TEST_CASE(
     // Sizes with no interior (1, 2), a thin one (3, 4) and wide ones past the 8-pixel tile.
     for (int64_t c : {16, 32, 48})
       for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 2}, {2, 3}, {3, 4}, {5, 13}, {7, 21}})
-        for (int64_t s : {1, 2})
+        for (auto [sh, sw] : {std::pair<int64_t, int64_t>{1, 1}, {2, 2}, {1, 2}, {2, 1}})
           for (Padding pad : {Padding::same, Padding::valid}) {
             if (pad == Padding::valid && (h < 3 || w < 3)) continue;
-            const ConvGeometry g = ConvGeometry::make(2, h, w, c, 3, 3, s, s, c, pad);
+            const ConvGeometry g = ConvGeometry::make(2, h, w, c, 3, 3, sh, sw, c, pad);
             check_conv(g, true, seed % 2 == 0, seed % 3 != 0, seed);
             ++seed;
           }
@@ -461,6 +461,9 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
       {10, 20, 30, 24, 1, 1, 40, v, false},
       {10, 20, 30, 24, 1, 2, 40, s, false},
       {10, 20, 30, 32, 3, 1, 32, s, true},
+      // Images smaller than a weight-gradient tile of taps (5 floats, 14 rows): a short tile of
+      // the second-to-last image would read past the batch (caught under AddressSanitizer).
+      {3, 1, 5, 1, 1, 1, 3, v, false},
   };
   uint64_t seed = 20000;
   for (const Case& c : cases) {

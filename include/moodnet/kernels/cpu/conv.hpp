@@ -216,16 +216,18 @@ for (int64_t n = 0; n < g.n; ++n)
     ConvMicroArgs p;
     p.nq = g.kh, p.nk = kwc, p.a_i = g.sw * g.c, p.b_q = kwc * NR, p.b_k = NR, p.ldc = g.f;
     p.act = act;
-    // 1x1 convs only (C FMAs per value loaded; a 3x3 conv does 9x more per byte, and there the
-    // prefetch cost a and d 10-15 %). The tile four steps ahead: ~1 us of FMAs at f_pw.
-    const bool prefetch = g.kh == 1 && g.kw == 1;
+    // 1x1 stride-1 convs only (C FMAs per value loaded; a 3x3 conv does 9x more per byte, and
+    // there the prefetch cost the RGB first layers, PERFORMANCE.md's shapes a and d, 10-15 %;
+    // strided 1x1 convs were not measured). The tile four steps ahead: ~1 us of FMAs at f_pw.
+    const bool prefetch = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
     constexpr int64_t prefetch_tiles = 4;
     const int64_t iy_lo = std::max<int64_t>(iy0, 0), iy_hi = std::min(iy0 + g.kh, g.h);
     for (int64_t ox0 = 0; ox0 < g.ow; ox0 += MR) {
       p.m = static_cast<int>(std::min(MR, g.ow - ox0));
       const int64_t ix0 = ox0 * g.sw - g.pad_left;
-      if (const int64_t ox1 = ox0 + prefetch_tiles * MR; prefetch && ox1 < g.ow && iy_lo < iy_hi) {
-        const int64_t ix1 = std::max<int64_t>(0, ox1 * g.sw - g.pad_left);
+      const int64_t ox1 = ox0 + prefetch_tiles * MR;
+      if (const int64_t ix1 = std::max<int64_t>(0, ox1 * g.sw - g.pad_left);
+          prefetch && ox1 < g.ow && ix1 < g.w && iy_lo < iy_hi) {
         prefetch_conv_tile(xn + (iy_lo * g.w + ix1) * g.c, g.w * g.c, iy_hi - iy_lo,
                            std::min(pw, g.w - ix1) * g.c, yrow + ox1 * g.f,
                            std::min(MR, g.ow - ox1) * g.f);
@@ -309,10 +311,12 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
 // acc:(KH*KW*C, F) += sum over the pixels of one image of patch^T * dy, read in place from a
 // zero-padded copy of the image. Tiles cover MR consecutive taps of one kernel row (contiguous
 // in the image). Narrow kernel rows (KW*C < MR) leave rows of a tile idle, which still beats
-// copying an im2col buffer (the copy costs more than the FMAs at F=16). next_xn / next_dyn: the
-// image that comes next on this thread (or null), fetched while this one's last block runs.
+// copying an im2col buffer (the copy costs more than the FMAs at F=16). floats_after: how many
+// input floats follow this image in the batch buffer (a short last tile may read up to MR - 1
+// of them). next_xn / next_dyn: the image that comes next on this thread (or null), fetched
+// while this one's last block runs.
 inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t, const float* xn,
-                                       const float* dyn, bool last_image, float* acc,
+                                       const float* dyn, int64_t floats_after, float* acc,
                                        float* bias_acc, const float* next_xn = nullptr,
                                        const float* next_dyn = nullptr) {
   const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c;
@@ -322,8 +326,9 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
   const bool overreads = kwc % MR != 0;
   const float* xp = xn;
   int64_t row = g.w * g.c;  // floats per input row
-  if (g.pad_top > 0 || g.pad_left > 0 || hp > g.h || wp > g.w || (last_image && overreads)) {
-    // 'same' padding (or the end of the batch buffer): a zero-padded copy with slack.
+  if (g.pad_top > 0 || g.pad_left > 0 || hp > g.h || wp > g.w || (overreads && floats_after < MR)) {
+    // 'same' padding (or the end of the batch buffer, which may be images away when they are
+    // smaller than a tile): a zero-padded copy with slack.
     static thread_local std::vector<float> pad_buf;
     float* pad = detail::scratch(pad_buf, static_cast<size_t>(hp * wp * g.c + MR));
     // Row by row: zeros left, the image row's columns that fall inside, zeros right.
@@ -348,9 +353,10 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
   const int64_t rows_per_block = std::max<int64_t>(1, 512 / g.ow);
   p.a_q = g.sh * row, p.a_k = g.sw * g.c, p.nk = g.ow, p.b_q = g.ow * g.f;
   const int64_t calls = g.kh * ((kwc + MR - 1) / MR) * strips;  // micro calls per block
-  // 1x1 kernels only: 3x3 ones do 9x the FMAs per byte, the hardware prefetcher keeps up, and
-  // this prefetch cost shapes a and d 5 %.
-  const bool pointwise = g.kh == 1 && g.kw == 1;
+  // 1x1 stride-1 kernels only: 3x3 ones do 9x the FMAs per byte, the hardware prefetcher keeps
+  // up, and this prefetch cost the RGB first layers (shapes a and d) 5 %; a strided 1x1 would
+  // fetch rows it skips.
+  const bool dense_1x1 = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
   for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows_per_block) {
     p.nq = std::min(rows_per_block, g.oh - oy0);
     // The next block's input rows and dy rows (this image's, else the next image's first),
@@ -358,11 +364,11 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
     const int64_t oy1 = oy0 + rows_per_block;
     const float *pf_x = nullptr, *pf_dy = nullptr;
     int64_t pf_x_floats = 0, pf_dy_floats = 0;
-    if (pointwise && oy1 < g.oh) {
+    if (dense_1x1 && oy1 < g.oh) {
       const int64_t nq = std::min(rows_per_block, g.oh - oy1);
       pf_x = xp + oy1 * g.sh * row, pf_x_floats = ((nq - 1) * g.sh + g.kh) * row;
       pf_dy = dyn + oy1 * g.ow * g.f, pf_dy_floats = nq * g.ow * g.f;
-    } else if (pointwise && next_xn && next_dyn) {
+    } else if (dense_1x1 && next_xn && next_dyn) {
       const int64_t nq = std::min(rows_per_block, g.oh);
       pf_x = next_xn, pf_x_floats = std::min(g.h, (nq - 1) * g.sh + g.kh) * g.w * g.c;
       pf_dy = next_dyn, pf_dy_floats = nq * g.ow * g.f;

@@ -49,18 +49,28 @@ MOODNET_ALWAYS_INLINE Interior interior_outputs(int64_t out, int64_t in, int64_t
 }
 
 // Starts fetching image row `row` of `rows` (each `floats` long, from base) into L2; rows outside
-// [0, rows) are skipped. A depthwise pass streams its input and output once from L3 or memory
-// with only 9 FMAs per value, so the hardware prefetcher alone leaves it waiting on loads: the
-// passes fetch the rows they will reach one output row later (f_dw, alternated, medians of 4:
-// forward 0.73 -> 0.78 of oneDNN at 1 thread and 0.85 -> 0.97 at 2 against two rows later;
-// prefetcht0 for the input, or prefetchw for the output, did no better).
+// [0, rows) are skipped.
 MOODNET_ALWAYS_INLINE void prefetch_row(const float* base, int64_t row, int64_t rows,
                                         int64_t floats) {
   if (row < 0 || row >= rows) return;
   const float* r = base + row * floats;
   for (int64_t i = 0; i < floats; i += 64 / sizeof(float)) prefetch_l2(r + i);
 }
-constexpr int64_t dw_prefetch_rows = 1;
+
+// Starts fetching what output row o needs that row o - 1 did not: its new input rows (sh of
+// them, from the image x) and its row of `out` (the output, or dy for the weight gradient). A
+// depthwise pass streams its input and output once from L3 or memory with only 9 FMAs per value,
+// so the hardware prefetcher alone leaves it waiting on loads; the passes fetch one output row
+// ahead (f_dw, alternated, medians of 4: forward 0.73 -> 0.78 of oneDNN at 1 thread and 0.85 ->
+// 0.97 at 2 against two rows ahead; prefetcht0 for the input, or prefetchw for the output, did
+// no better).
+MOODNET_ALWAYS_INLINE void prefetch_output_row(const ConvGeometry& g, const float* x,
+                                               const float* out, int64_t o) {
+  const int64_t last = o * g.sh - g.pad_top + g.kh - 1;  // the window's bottom input row
+  for (int64_t iy = std::max(last - g.sh + 1, last - g.kh + 1); iy <= last; ++iy)
+    prefetch_row(x, iy, g.h, g.w * g.c);
+  prefetch_row(out, o, g.oh, g.ow * g.c);
+}
 
 // No vector fast path (the baseline build): the portable loops below do everything.
 struct DwScalar {};
@@ -71,21 +81,26 @@ struct DwScalar {};
 // that ISA's instructions there (a * b + c to an FMA under GCC's default -ffp-contract=fast,
 // as the portable loops' `omp simd` bodies do). `pixels`: output pixels the forward tile keeps
 // in flight (their accumulators, the nine weights and a load fit in the register file).
-// (A macro, not a template: vector types lose their alignment attribute as template arguments.)
-#define MOODNET_DW_VEC(Name, Vec, Unaligned, Lanes, Pixels)                                   \
-  struct Name {                                                                               \
-    using V = Vec;                                                                            \
-    static constexpr int64_t lanes = Lanes, pixels = Pixels;                                  \
-    /* The register at p (any alignment), by reference: no vector crosses a call by value. */ \
-    MOODNET_ALWAYS_INLINE static const Unaligned& at(const float* p) {                        \
-      return *reinterpret_cast<const Unaligned*>(p);                                          \
-    }                                                                                         \
-    MOODNET_ALWAYS_INLINE static Unaligned& at(float* p) {                                    \
-      return *reinterpret_cast<Unaligned*>(p);                                                \
-    }                                                                                         \
+// `at(p).v` is the register at p, any alignment, read or written through a packed struct: clang
+// 14 at -O3 turned reads through the reduced-alignment `*_unaligned` typedefs into aligned moves,
+// which fault on channel blocks off a 32/64-byte boundary; packed members are accessed
+// unaligned by every compiler. By reference, so no vector crosses a call by value.
+#define MOODNET_DW_VEC(Name, Vec, Lanes, Pixels)                       \
+  struct Name {                                                        \
+    using V = Vec;                                                     \
+    static constexpr int64_t lanes = Lanes, pixels = Pixels;           \
+    struct __attribute__((packed, may_alias)) Unaligned {              \
+      V v;                                                             \
+    };                                                                 \
+    MOODNET_ALWAYS_INLINE static const Unaligned& at(const float* p) { \
+      return *reinterpret_cast<const Unaligned*>(p);                   \
+    }                                                                  \
+    MOODNET_ALWAYS_INLINE static Unaligned& at(float* p) {             \
+      return *reinterpret_cast<Unaligned*>(p);                         \
+    }                                                                  \
   };
-MOODNET_DW_VEC(DwAvx512, m512, m512_unaligned, 16, 8)
-MOODNET_DW_VEC(DwAvx2, m256, m256_unaligned, 8, 4)
+MOODNET_DW_VEC(DwAvx512, m512, 16, 8)
+MOODNET_DW_VEC(DwAvx2, m256, 8, 4)
 #undef MOODNET_DW_VEC
 #endif
 
@@ -109,11 +124,11 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_pixel(const ConvGeometry& g, const floa
   const int64_t c = g.c;
   const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + (ox * g.sw - g.pad_left)) * c;
   for (int64_t c0 = 0; c0 < c; c0 += VT::lanes) {
-    V acc = b ? V(VT::at(b + c0)) : V{};
+    V acc = b ? VT::at(b + c0).v : V{};
     for (int64_t ky = t.ky0; ky < t.ky1; ++ky)
       for (int64_t kx = t.kx0; kx < t.kx1; ++kx)
-        acc += VT::at(xo + (ky * g.w + kx) * c + c0) * VT::at(w + (ky * 3 + kx) * c + c0);
-    VT::at(y + (oy * g.ow + ox) * c + c0) = acc;
+        acc += VT::at(xo + (ky * g.w + kx) * c + c0).v * VT::at(w + (ky * 3 + kx) * c + c0).v;
+    VT::at(y + (oy * g.ow + ox) * c + c0).v = acc;
   }
 }
 
@@ -135,8 +150,8 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float*
     for (int64_t c0 = 0; c0 < c; c0 += L) {
       V wk[9];
 #pragma GCC unroll 9
-      for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0);
-      const V bias = b ? V(VT::at(b + c0)) : V{};
+      for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0).v;
+      const V bias = b ? VT::at(b + c0).v : V{};
       V acc[P];
 #pragma GCC unroll 16
       for (int64_t p = 0; p < P; ++p) acc[p] = bias;
@@ -145,7 +160,7 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float*
         const float* q = x + ((iy + ky) * g.w + ox * S - g.pad_left) * c + c0;
 #pragma GCC unroll 32
         for (int64_t j = 0; j < J; ++j, q += c) {
-          const V xv = VT::at(q);
+          const V xv = VT::at(q).v;
 #pragma GCC unroll 16
           for (int64_t p = 0; p < P; ++p) {
             const int64_t kx = j - p * S;  // a constant once unrolled
@@ -155,7 +170,7 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float*
       }
       float* yo = y + (oy * g.ow + ox) * c + c0;
 #pragma GCC unroll 16
-      for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c) = acc[p];
+      for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c).v = acc[p];
     }
   }
   for (; ox < ox1; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);  // the last < P
@@ -178,8 +193,8 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row_pair(const ConvGeometry& g, const f
     for (int64_t c0 = 0; c0 < c; c0 += L) {
       V wk[9];
 #pragma GCC unroll 9
-      for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0);
-      const V bias = b ? V(VT::at(b + c0)) : V{};
+      for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0).v;
+      const V bias = b ? VT::at(b + c0).v : V{};
       V top[P], bottom[P];
 #pragma GCC unroll 16
       for (int64_t p = 0; p < P; ++p) top[p] = bottom[p] = bias;
@@ -188,7 +203,7 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row_pair(const ConvGeometry& g, const f
         const float* q = x + ((iy + r) * g.w + ox * S - g.pad_left) * c + c0;
 #pragma GCC unroll 32
         for (int64_t j = 0; j < J; ++j, q += c) {
-          const V xv = VT::at(q);
+          const V xv = VT::at(q).v;
 #pragma GCC unroll 16
           for (int64_t p = 0; p < P; ++p) {
             const int64_t kx = j - p * S;  // a constant once unrolled
@@ -201,8 +216,8 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row_pair(const ConvGeometry& g, const f
       float* yo = y + (oy * g.ow + ox) * c + c0;
 #pragma GCC unroll 16
       for (int64_t p = 0; p < P; ++p) {
-        VT::at(yo + p * c) = top[p];
-        VT::at(yo + (g.ow + p) * c) = bottom[p];
+        VT::at(yo + p * c).v = top[p];
+        VT::at(yo + (g.ow + p) * c).v = bottom[p];
       }
     }
   }
@@ -234,30 +249,29 @@ MOODNET_ALWAYS_INLINE void dw3x3_params_interior_nb(const ConvGeometry& g, const
       for (int t = 0; t < 9; ++t) acc[v][t] = V{};
     }
     for (int64_t oy = oy0; oy < oy1; ++oy) {
-      if (c0 == 0) {  // the first pass over the rows brings them in; later ones find them in L2
-        prefetch_row(x, (oy + dw_prefetch_rows) * g.sh - g.pad_top + 2, g.h, g.w * c);
-        prefetch_row(dy, oy + dw_prefetch_rows, g.oh, g.ow * c);
-      }
+      // The first pass over the rows brings them in; the later passes (the other channels) find
+      // them in L2 while an image's x and dy fit there (f_dw: 400 KB).
+      if (c0 == 0) prefetch_output_row(g, x, dy, oy + 1);
       const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + ox0 * g.sw - g.pad_left) * c + c0;
       const float* d = dy + (oy * g.ow + ox0) * c + c0;
       for (int64_t ox = ox0; ox < ox1; ++ox, xo += g.sw * c, d += c) {
 #pragma GCC unroll 2
         for (int v = 0; v < NB; ++v) {
-          const V dv = VT::at(d + v * L);
+          const V dv = VT::at(d + v * L).v;
           bacc[v] += dv;
 #pragma GCC unroll 3
           for (int64_t ky = 0; ky < 3; ++ky)
 #pragma GCC unroll 3
             for (int64_t kx = 0; kx < 3; ++kx)
-              acc[v][ky * 3 + kx] += VT::at(xo + (ky * g.w + kx) * c + v * L) * dv;
+              acc[v][ky * 3 + kx] += VT::at(xo + (ky * g.w + kx) * c + v * L).v * dv;
         }
       }
     }
 #pragma GCC unroll 2
     for (int v = 0; v < NB; ++v) {
 #pragma GCC unroll 9
-      for (int t = 0; t < 9; ++t) VT::at(dw + t * c + c0 + v * L) += acc[v][t];
-      if (db) VT::at(db + c0 + v * L) += bacc[v];
+      for (int t = 0; t < 9; ++t) VT::at(dw + t * c + c0 + v * L).v += acc[v][t];
+      if (db) VT::at(db + c0 + v * L).v += bacc[v];
     }
   }
 }
@@ -285,9 +299,14 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
   constexpr int64_t P = 8;  // output pixels per register block: 8 independent FMA chains
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     int64_t ox = 0;
-    // The input row that output row oy + dw_prefetch_rows first reads, and that output row.
-    prefetch_row(x, (oy + dw_prefetch_rows) * g.sh - g.pad_top + g.kh - 1, g.h, g.w * g.c);
-    prefetch_row(y, oy + dw_prefetch_rows, g.oh, g.ow * g.c);
+    // AVX-512 takes two interior rows at once (stride 1). A pair fetches its own second row and
+    // the next pair's first: fetching the next pair's two rows instead ran f_dw's forward at
+    // 0.66-0.72 of oneDNN against 0.76-0.84 (1 thread, 3 alternated pairs).
+    bool pair = false;
+    if constexpr (!std::is_same_v<VT, DwScalar>)
+      pair = VT::lanes == 16 && fast && g.sh == 1 && oy >= rows.lo && oy + 1 < rows.hi;
+    prefetch_output_row(g, x, y, oy + 1);
+    if (pair) prefetch_output_row(g, x, y, oy + 2);
     auto edge_pixel = [&](int64_t o) {
       const TapRange t = taps_inside(g, oy, o);
       const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + (o * g.sw - g.pad_left)) * g.c;
@@ -319,9 +338,7 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
       if (fast) {
         const bool inside = oy >= rows.lo && oy < rows.hi;
         if constexpr (VT::lanes == 16) {
-          if (inside && g.sh == 1 && oy + 1 < rows.hi) {  // two interior rows at once
-            prefetch_row(x, oy + 1 + dw_prefetch_rows - g.pad_top + 2, g.h, g.w * g.c);
-            prefetch_row(y, oy + 1 + dw_prefetch_rows, g.oh, g.ow * g.c);
+          if (pair) {
             for (; ox < ox_lo; ++ox) {
               dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
               dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + 1, ox);
@@ -398,9 +415,10 @@ MOODNET_ALWAYS_INLINE void dw_backward_data_image(const ConvGeometry& g, const f
 
 // The border of a 3x3 weight gradient: every output pixel outside [rows) x [cols), each with the
 // taps that fall inside the image. One register of channels at a time, the nine tap sums and the
-// bias sum in registers (the taps unrolled, each behind a test): the portable loops keep them in
-// memory, and the border (1/7 of f_dw's pixels) took a quarter of the pass. Per lane the same
-// operations in the same order as those loops, so the result is bitwise theirs.
+// bias sum in registers (the taps unrolled, each behind a test). The portable loops below (the
+// generic ISA's, and the border's before this) keep them in memory: with f_dw's data in L2 its
+// border (1/7 of the pixels) made 'same' padding about 15 % slower than 'valid'. Per lane the
+// same operations in the same order as those loops, so the result is bitwise theirs.
 template <class VT>
 MOODNET_ALWAYS_INLINE void dw3x3_params_border(const ConvGeometry& g, const float* x,
                                                const float* dy, float* dw, float* db, Interior rows,
@@ -419,7 +437,7 @@ MOODNET_ALWAYS_INLINE void dw3x3_params_border(const ConvGeometry& g, const floa
           continue;
         }
         const TapRange t = taps_inside(g, oy, ox);
-        const V dv = VT::at(dy + (oy * g.ow + ox) * c + c0);
+        const V dv = VT::at(dy + (oy * g.ow + ox) * c + c0).v;
         const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + (ox * g.sw - g.pad_left)) * c + c0;
         bacc += dv;
 #pragma GCC unroll 3
@@ -427,12 +445,12 @@ MOODNET_ALWAYS_INLINE void dw3x3_params_border(const ConvGeometry& g, const floa
 #pragma GCC unroll 3
           for (int64_t kx = 0; kx < 3; ++kx)
             if (ky >= t.ky0 && ky < t.ky1 && kx >= t.kx0 && kx < t.kx1)
-              acc[ky * 3 + kx] += VT::at(xo + (ky * g.w + kx) * c) * dv;
+              acc[ky * 3 + kx] += VT::at(xo + (ky * g.w + kx) * c).v * dv;
       }
     }
 #pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) VT::at(dw + t * c + c0) += acc[t];
-    if (db) VT::at(db + c0) += bacc;
+    for (int t = 0; t < 9; ++t) VT::at(dw + t * c + c0).v += acc[t];
+    if (db) VT::at(db + c0).v += bacc;
   }
 }
 
@@ -443,30 +461,21 @@ MOODNET_ALWAYS_INLINE void dw_backward_params_image(const ConvGeometry& g, const
                                                     const float* dy, float* dw, float* db) {
   constexpr int64_t max_taps = 9;
   const int64_t taps = g.kh * g.kw;
-  // With the 3x3 fast path, the interior rectangle is done in registers first and the loops
-  // below only visit the border pixels.
-  Interior rows{0, 0}, cols{0, 0};
+  // The 3x3 fast path: the interior rectangle, then the border, in registers.
   if constexpr (!std::is_same_v<VT, DwScalar>) {
     if (dw_fast_3x3<VT>(g)) {
-      rows = interior_outputs(g.oh, g.h, g.kh, g.sh, g.pad_top);
-      cols = interior_outputs(g.ow, g.w, g.kw, g.sw, g.pad_left);
+      const Interior rows = interior_outputs(g.oh, g.h, g.kh, g.sh, g.pad_top);
+      const Interior cols = interior_outputs(g.ow, g.w, g.kw, g.sw, g.pad_left);
       dw3x3_params_interior<VT>(g, x, dy, dw, db, rows.lo, rows.hi, cols.lo, cols.hi);
       return dw3x3_params_border<VT>(g, x, dy, dw, db, rows, cols);
     }
   }
-  auto done = [&](int64_t oy, int64_t ox) {
-    return oy >= rows.lo && oy < rows.hi && ox >= cols.lo && ox < cols.hi;
-  };
   int64_t c0 = 0;
   if (taps <= max_taps)
     for (; c0 + dw_block <= g.c; c0 += dw_block) {
       float acc[max_taps][dw_block] = {}, bacc[dw_block] = {};
       for (int64_t oy = 0; oy < g.oh; ++oy)
         for (int64_t ox = 0; ox < g.ow; ++ox) {
-          if (done(oy, ox)) {  // jump over the interior of this row
-            ox = cols.hi - 1;
-            continue;
-          }
           const TapRange t = taps_inside(g, oy, ox);
           const float* d = dy + (oy * g.ow + ox) * g.c + c0;
           const float* xo =

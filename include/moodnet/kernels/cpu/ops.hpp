@@ -74,10 +74,10 @@ for (int64_t gi = 0; gi < groups; ++gi) {
   const int64_t n_end = (gi + 1) * g.n / groups;
   for (int64_t n = gi * g.n / groups; n < n_end; ++n) {
     const bool next = n + 1 < n_end;
-    cpu::conv_backward_params_image(g, t, x + n * g.h * g.w * g.c, dy + n * pix * g.f, n == g.n - 1,
-                                    acc, db ? acc + wsize : nullptr,
-                                    next ? x + (n + 1) * g.h * g.w * g.c : nullptr,
-                                    next ? dy + (n + 1) * pix * g.f : nullptr);
+    cpu::conv_backward_params_image(
+        g, t, x + n * g.h * g.w * g.c, dy + n * pix * g.f, (g.n - 1 - n) * g.h * g.w * g.c, acc,
+        db ? acc + wsize : nullptr, next ? x + (n + 1) * g.h * g.w * g.c : nullptr,
+        next ? dy + (n + 1) * pix * g.f : nullptr);
   }
 }
 MOODNET_OMP(omp parallel for schedule(static) if (wsize > 65536))
