@@ -5,5 +5,5 @@ sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 $sudo apt-get update
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  g++ cmake ninja-build catch2 libeigen3-dev libstb-dev nlohmann-json3-dev libcli11-dev \
+  g++ clang cmake ninja-build catch2 libeigen3-dev libstb-dev nlohmann-json3-dev libcli11-dev \
   libomp-dev libbenchmark-dev </dev/null
