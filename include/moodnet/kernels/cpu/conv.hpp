@@ -172,26 +172,13 @@ inline void pack_weight_strips(int64_t kkc, int64_t f, int64_t nr, const float* 
     }
 }
 
-// Starts fetching into L2 the input window (`rows` rows of `span` floats from x_row) and the
-// output rows (`out_floats` from y_tile) of a tile a few steps ahead. A 1x1 conv over a batch
-// streams its input and output from L3 or memory, and the hardware prefetcher alone leaves the
-// FMAs waiting (f_pw on host B, 1 thread: forward 76-88 -> 93-96 GF/s, backward-data 67-78 ->
-// 89-95; prefetchw for the output, or the input alone, gained less).
-inline void prefetch_conv_tile(const float* x_row, int64_t row_stride, int64_t rows, int64_t span,
-                               const float* y_tile, int64_t out_floats) {
-  constexpr int64_t line = 64 / sizeof(float);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t i = 0; i < span; i += line) prefetch_l2(x_row + r * row_stride + i);
-  for (int64_t i = 0; i < out_floats; i += line) prefetch_l2(y_tile + i);
-}
-
 // Part `part` of `parts` of the lines of [p, p + floats) into L2: a long prefetch spread over
 // the calls of a loop, so it runs beside the FMAs instead of in one burst.
 inline void prefetch_part(const float* p, int64_t floats, int64_t part, int64_t parts) {
   constexpr int64_t line = 64 / sizeof(float);
   const int64_t lines = (floats + line - 1) / line;
-  for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; ++l)
-    prefetch_l2(p + l * line);
+  const int64_t l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
+  prefetch_l2_range(p + l0 * line, (l1 - l0) * line);
 }
 
 // y:(N,OH,OW,F) = act(conv(x:(N,H,W,C), packed w) + b). Rows of a tile are MR consecutive
@@ -216,21 +203,21 @@ for (int64_t n = 0; n < g.n; ++n)
     ConvMicroArgs p;
     p.nq = g.kh, p.nk = kwc, p.a_i = g.sw * g.c, p.b_q = kwc * NR, p.b_k = NR, p.ldc = g.f;
     p.act = act;
-    // 1x1 stride-1 convs only (C FMAs per value loaded; a 3x3 conv does 9x more per byte, and
-    // there the prefetch cost the RGB first layers, PERFORMANCE.md's shapes a and d, 10-15 %;
-    // strided 1x1 convs were not measured). The tile four steps ahead: ~1 us of FMAs at f_pw.
+    // 1x1 stride-1 convs (no padding, so a tile's input is its m pixels, contiguous) fetch the
+    // tile four steps ahead into L2, input and output: ~1 us of FMAs at f_pw. With C FMAs per
+    // value loaded they stream from L3 or memory, and the hardware prefetcher alone left the
+    // FMAs waiting (f_pw on PERFORMANCE.md's host B, 1 thread: forward 76-88 -> 93-96 GF/s,
+    // backward-data 67-78 -> 89-95). A 3x3 conv does 9x more per byte: there it cost the RGB
+    // first layers (shapes a and d) 10-15 %. Strided 1x1 convs were not measured.
     const bool prefetch = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
     constexpr int64_t prefetch_tiles = 4;
-    const int64_t iy_lo = std::max<int64_t>(iy0, 0), iy_hi = std::min(iy0 + g.kh, g.h);
     for (int64_t ox0 = 0; ox0 < g.ow; ox0 += MR) {
       p.m = static_cast<int>(std::min(MR, g.ow - ox0));
       const int64_t ix0 = ox0 * g.sw - g.pad_left;
-      const int64_t ox1 = ox0 + prefetch_tiles * MR;
-      if (const int64_t ix1 = std::max<int64_t>(0, ox1 * g.sw - g.pad_left);
-          prefetch && ox1 < g.ow && ix1 < g.w && iy_lo < iy_hi) {
-        prefetch_conv_tile(xn + (iy_lo * g.w + ix1) * g.c, g.w * g.c, iy_hi - iy_lo,
-                           std::min(pw, g.w - ix1) * g.c, yrow + ox1 * g.f,
-                           std::min(MR, g.ow - ox1) * g.f);
+      if (const int64_t ox1 = ox0 + prefetch_tiles * MR; prefetch && ox1 < g.ow) {
+        const int64_t m1 = std::min(MR, g.ow - ox1);
+        prefetch_l2_range(xn + (iy0 * g.w + ox1) * g.c, m1 * g.c);
+        prefetch_l2_range(yrow + ox1 * g.f, m1 * g.f);
       }
       if (rows_inside && p.m == MR && ix0 >= 0 && ix0 + pw <= g.w) {
         p.a = xn + (iy0 * g.w + ix0) * g.c, p.a_q = g.w * g.c;
@@ -366,11 +353,11 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
     int64_t pf_x_floats = 0, pf_dy_floats = 0;
     if (dense_1x1 && oy1 < g.oh) {
       const int64_t nq = std::min(rows_per_block, g.oh - oy1);
-      pf_x = xp + oy1 * g.sh * row, pf_x_floats = ((nq - 1) * g.sh + g.kh) * row;
+      pf_x = xp + oy1 * row, pf_x_floats = nq * row;
       pf_dy = dyn + oy1 * g.ow * g.f, pf_dy_floats = nq * g.ow * g.f;
     } else if (dense_1x1 && next_xn && next_dyn) {
       const int64_t nq = std::min(rows_per_block, g.oh);
-      pf_x = next_xn, pf_x_floats = std::min(g.h, (nq - 1) * g.sh + g.kh) * g.w * g.c;
+      pf_x = next_xn, pf_x_floats = nq * g.w * g.c;
       pf_dy = next_dyn, pf_dy_floats = nq * g.ow * g.f;
     }
     int64_t call = 0;

@@ -52,9 +52,7 @@ MOODNET_ALWAYS_INLINE Interior interior_outputs(int64_t out, int64_t in, int64_t
 // [0, rows) are skipped.
 MOODNET_ALWAYS_INLINE void prefetch_row(const float* base, int64_t row, int64_t rows,
                                         int64_t floats) {
-  if (row < 0 || row >= rows) return;
-  const float* r = base + row * floats;
-  for (int64_t i = 0; i < floats; i += 64 / sizeof(float)) prefetch_l2(r + i);
+  if (row >= 0 && row < rows) prefetch_l2_range(base + row * floats, floats);
 }
 
 // Starts fetching what output row o needs that row o - 1 did not: its new input rows (sh of
@@ -132,16 +130,20 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_pixel(const ConvGeometry& g, const floa
   }
 }
 
-// Output row oy, columns [ox0, ox1), every tap inside the image, stride S (1 or 2) across:
-// y = bias + 3x3 taps of x * w. One register of channels for `pixels` outputs at once; the nine
-// weights stay in registers, and each input column the tile covers is loaded once per kernel row
-// and multiplied into every output that uses it (the loops unroll to straight-line code). The
-// channel blocks run inside the pixel tile, so a tile's reads go through each pixel's channels
-// in order (a whole row per channel block strides past the other lines, which L2 serves slowly).
-template <class VT, int64_t S>
-MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float* x, const float* w,
-                                             const float* b, float* y, int64_t oy, int64_t ox0,
-                                             int64_t ox1) {
+// Output rows [oy, oy + R), columns [ox0, ox1), every tap inside the image, stride S (1 or 2)
+// across (R = 2 needs vertical stride 1): y = bias + 3x3 taps of x * w. One register of
+// channels for `pixels` outputs per row at once; the nine weights stay in registers, and each
+// input column the tile covers is loaded once per input row and multiplied into every output
+// that uses it (the loops unroll to straight-line code). R = 2 (AVX-512: two rows of
+// accumulators, the weights and a load fill 26 of its 32 registers) loads each of its four input
+// rows once for both output rows, a third fewer loads per output; every output still gets its
+// taps in (ky, kx) order, so the results are bitwise R = 1's. The channel blocks run inside the
+// pixel tile, so a tile's reads go through each pixel's channels in order (a whole row per
+// channel block strides past the other lines, which L2 serves slowly).
+template <class VT, int64_t S, int64_t R>
+MOODNET_ALWAYS_INLINE void dw3x3_forward_rows(const ConvGeometry& g, const float* x, const float* w,
+                                              const float* b, float* y, int64_t oy, int64_t ox0,
+                                              int64_t ox1) {
   using V = typename VT::V;
   constexpr int64_t L = VT::lanes, P = VT::pixels, J = (P - 1) * S + 3;
   const int64_t iy = oy * g.sh - g.pad_top, c = g.c;
@@ -152,54 +154,13 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float*
 #pragma GCC unroll 9
       for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0).v;
       const V bias = b ? VT::at(b + c0).v : V{};
-      V acc[P];
+      V acc[R][P];
+#pragma GCC unroll 2
+      for (int64_t o = 0; o < R; ++o)
 #pragma GCC unroll 16
-      for (int64_t p = 0; p < P; ++p) acc[p] = bias;
-#pragma GCC unroll 3
-      for (int64_t ky = 0; ky < 3; ++ky) {
-        const float* q = x + ((iy + ky) * g.w + ox * S - g.pad_left) * c + c0;
-#pragma GCC unroll 32
-        for (int64_t j = 0; j < J; ++j, q += c) {
-          const V xv = VT::at(q).v;
-#pragma GCC unroll 16
-          for (int64_t p = 0; p < P; ++p) {
-            const int64_t kx = j - p * S;  // a constant once unrolled
-            if (kx >= 0 && kx < 3) acc[p] += xv * wk[ky * 3 + kx];
-          }
-        }
-      }
-      float* yo = y + (oy * g.ow + ox) * c + c0;
-#pragma GCC unroll 16
-      for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c).v = acc[p];
-    }
-  }
-  for (; ox < ox1; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);  // the last < P
-}
-
-// Output rows oy and oy + 1 (vertical stride 1), columns [ox0, ox1), every tap inside: as
-// dw3x3_forward_row, but each of the four input rows the pair reads is loaded once for both
-// (a third fewer loads per output; two rows of `pixels` accumulators, the nine weights and a
-// load fill 26 of AVX-512's 32 registers). Each output gets its taps in the same order as there
-// (ky, then kx), so the result is bitwise the single-row kernel's.
-template <class VT, int64_t S>
-MOODNET_ALWAYS_INLINE void dw3x3_forward_row_pair(const ConvGeometry& g, const float* x,
-                                                  const float* w, const float* b, float* y,
-                                                  int64_t oy, int64_t ox0, int64_t ox1) {
-  using V = typename VT::V;
-  constexpr int64_t L = VT::lanes, P = VT::pixels, J = (P - 1) * S + 3;
-  const int64_t iy = oy - g.pad_top, c = g.c;
-  int64_t ox = ox0;
-  for (; ox + P <= ox1; ox += P) {
-    for (int64_t c0 = 0; c0 < c; c0 += L) {
-      V wk[9];
-#pragma GCC unroll 9
-      for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0).v;
-      const V bias = b ? VT::at(b + c0).v : V{};
-      V top[P], bottom[P];
-#pragma GCC unroll 16
-      for (int64_t p = 0; p < P; ++p) top[p] = bottom[p] = bias;
+        for (int64_t p = 0; p < P; ++p) acc[o][p] = bias;
 #pragma GCC unroll 4
-      for (int64_t r = 0; r < 4; ++r) {  // input row iy + r: ky = r for the top row, r - 1 below
+      for (int64_t r = 0; r < R + 2; ++r) {  // input row iy + r: ky = r - o for output row o
         const float* q = x + ((iy + r) * g.w + ox * S - g.pad_left) * c + c0;
 #pragma GCC unroll 32
         for (int64_t j = 0; j < J; ++j, q += c) {
@@ -208,23 +169,22 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row_pair(const ConvGeometry& g, const f
           for (int64_t p = 0; p < P; ++p) {
             const int64_t kx = j - p * S;  // a constant once unrolled
             if (kx < 0 || kx >= 3) continue;
-            if (r < 3) top[p] += xv * wk[r * 3 + kx];
-            if (r > 0) bottom[p] += xv * wk[(r - 1) * 3 + kx];
+#pragma GCC unroll 2
+            for (int64_t o = 0; o < R; ++o)
+              if (r - o >= 0 && r - o < 3) acc[o][p] += xv * wk[(r - o) * 3 + kx];
           }
         }
       }
-      float* yo = y + (oy * g.ow + ox) * c + c0;
+#pragma GCC unroll 2
+      for (int64_t o = 0; o < R; ++o) {
+        float* yo = y + ((oy + o) * g.ow + ox) * c + c0;
 #pragma GCC unroll 16
-      for (int64_t p = 0; p < P; ++p) {
-        VT::at(yo + p * c).v = top[p];
-        VT::at(yo + (g.ow + p) * c).v = bottom[p];
+        for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c).v = acc[o][p];
       }
     }
   }
-  for (; ox < ox1; ++ox) {  // the last < P
-    dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
-    dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + 1, ox);
-  }
+  for (; ox < ox1; ++ox)  // the last < P
+    for (int64_t o = 0; o < R; ++o) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + o, ox);
 }
 
 // Outputs [oy0, oy1) x [ox0, ox1), every tap inside: dw:(3,3,C) += sum of x * dy, db:(C) += sum
@@ -344,9 +304,9 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
               dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + 1, ox);
             }
             if (g.sw == 1)
-              dw3x3_forward_row_pair<VT, 1>(g, x, w, b, y, oy, ox_lo, ox_hi);
+              dw3x3_forward_rows<VT, 1, 2>(g, x, w, b, y, oy, ox_lo, ox_hi);
             else
-              dw3x3_forward_row_pair<VT, 2>(g, x, w, b, y, oy, ox_lo, ox_hi);
+              dw3x3_forward_rows<VT, 2, 2>(g, x, w, b, y, oy, ox_lo, ox_hi);
             for (ox = ox_hi; ox < g.ow; ++ox) {
               dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
               dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + 1, ox);
@@ -358,9 +318,9 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
         const int64_t lo = inside ? ox_lo : g.ow, hi = inside ? ox_hi : g.ow;
         for (; ox < lo; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
         if (g.sw == 1)
-          dw3x3_forward_row<VT, 1>(g, x, w, b, y, oy, lo, hi);
+          dw3x3_forward_rows<VT, 1, 1>(g, x, w, b, y, oy, lo, hi);
         else
-          dw3x3_forward_row<VT, 2>(g, x, w, b, y, oy, lo, hi);
+          dw3x3_forward_rows<VT, 2, 1>(g, x, w, b, y, oy, lo, hi);
         for (ox = hi; ox < g.ow; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
         continue;
       }

@@ -8,6 +8,8 @@
 // compiled per ISA with target attributes (no -march flag anywhere).
 #pragma once
 
+#include <cstdint>
+
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #define MOODNET_SIMD_X86 1
 #define MOODNET_TARGET_AVX2 __attribute__((target("avx2,fma")))
@@ -29,6 +31,12 @@ namespace moodnet::cpu {
 #else
   (void)p;
 #endif
+}
+
+// Starts fetching every cache line of [p, p + floats) into L2.
+inline void prefetch_l2_range(const float* p, int64_t floats) {
+  constexpr int64_t line = 64 / sizeof(float);
+  for (int64_t i = 0; i < floats; i += line) prefetch_l2(p + i);
 }
 
 }  // namespace moodnet::cpu
