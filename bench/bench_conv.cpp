@@ -24,7 +24,7 @@ void run_conv(benchmark::State& state, const ConvShape& s, Pass pass) {
   const auto w = moodnet::bench::bench_data(wsize, 2);
   const auto b = moodnet::bench::bench_data(g.f, 3);
   const auto dy = moodnet::bench::bench_data(g.n * g.oh * g.ow * g.f, 4);
-  std::vector<float> y(dy.size()), dx(x.size()), dw(static_cast<size_t>(wsize)),
+  moodnet::bench::Buffer y(dy.size()), dx(x.size()), dw(static_cast<size_t>(wsize)),
       db(static_cast<size_t>(g.f));
   for (auto _ : state) {
     switch (pass) {

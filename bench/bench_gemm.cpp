@@ -27,7 +27,7 @@ void set_gflops(benchmark::State& state, int64_t M, int64_t N, int64_t K) {
 void BM_Gemm(benchmark::State& state) {
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   const auto a = moodnet::bench::bench_data(M * K, 1), b = moodnet::bench::bench_data(K * N, 2);
-  std::vector<float> c(static_cast<size_t>(M * N));
+  moodnet::bench::Buffer c(static_cast<size_t>(M * N));
   for (auto _ : state) {
     moodnet::cpu::sgemm(false, false, M, N, K, 1.0f, a.data(), K, b.data(), N, 0.0f, c.data(), N);
     benchmark::DoNotOptimize(c.data());
@@ -49,7 +49,7 @@ void BM_EigenGemm(benchmark::State& state) {
   using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const int64_t M = state.range(0), N = state.range(1), K = state.range(2);
   const auto a = moodnet::bench::bench_data(M * K, 1), b = moodnet::bench::bench_data(K * N, 2);
-  std::vector<float> c(static_cast<size_t>(M * N));
+  moodnet::bench::Buffer c(static_cast<size_t>(M * N));
   Eigen::Map<const Mat> ma(a.data(), M, K), mb(b.data(), K, N);
   Eigen::Map<Mat> mc(c.data(), M, N);
   Eigen::setNbThreads(moodnet::num_threads());

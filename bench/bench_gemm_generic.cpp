@@ -18,7 +18,7 @@ void BM_GemmGeneric(benchmark::State& state) {
   const int64_t n = state.range(0);
   const bool eigen = state.range(1) == 1;
   const auto a = moodnet::bench::bench_data(n * n, 1), b = moodnet::bench::bench_data(n * n, 2);
-  std::vector<float> c(static_cast<size_t>(n * n));
+  moodnet::bench::Buffer c(static_cast<size_t>(n * n));
   moodnet::cpu::force_isa(moodnet::cpu::Isa::generic);
   for (auto _ : state) {
     if (eigen)

@@ -28,6 +28,7 @@ namespace {
 using dnnl::memory;
 using Tag = memory::format_tag;
 using moodnet::ConvGeometry;
+using moodnet::bench::Buffer;
 using moodnet::bench::ConvShape;
 using Ops = moodnet::ops<moodnet::Cpu>;
 
@@ -50,7 +51,7 @@ double median(std::vector<double> v) {
 }
 
 // max |a - b| / max |b|
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+double rel_err(const Buffer& a, const Buffer& b) {
   double diff = 0, scale = 1e-30;
   for (size_t i = 0; i < a.size(); ++i) {
     diff = std::max(diff, double(std::fabs(a[i] - b[i])));
@@ -93,15 +94,15 @@ class OneDnnConv {
   }
 
   // The oneDNN-format copy of user data (reordered once, outside any timing).
-  memory to_primitive(const memory::desc& user, const memory::desc& want, std::vector<float>& d) {
+  memory to_primitive(const memory::desc& user, const memory::desc& want, Buffer& d) {
     memory u(user, eng_, d.data());
     memory m(want, eng_);
     dnnl::reorder(u, m).execute(st_, u, m);
     st_.wait();
     return m;
   }
-  std::vector<float> from_primitive(const memory& m, const memory::desc& user, size_t n) {
-    std::vector<float> out(n);
+  Buffer from_primitive(const memory& m, const memory::desc& user, size_t n) {
+    Buffer out(n);
     memory u(user, eng_, out.data());
     dnnl::reorder(m, u).execute(st_, const_cast<memory&>(m), u);
     st_.wait();
@@ -124,8 +125,7 @@ std::vector<Row> compare_shape(const ConvShape& s, int reps, dnnl::engine& eng, 
   auto w = moodnet::bench::bench_data(wsize, 2);
   auto b = moodnet::bench::bench_data(g.f, 3);
   auto dy = moodnet::bench::bench_data(g.n * g.oh * g.ow * g.f, 4);
-  std::vector<float> y(dy.size()), dx(x.size()), dw(static_cast<size_t>(wsize)),
-      db(static_cast<size_t>(g.f));
+  Buffer y(dy.size()), dx(x.size()), dw(static_cast<size_t>(wsize)), db(static_cast<size_t>(g.f));
 
   OneDnnConv d(s, g, eng, st);
   std::memcpy(d.bias_.get_data_handle(), b.data(), b.size() * sizeof(float));
@@ -194,9 +194,8 @@ std::vector<Row> compare_shape(const ConvShape& s, int reps, dnnl::engine& eng, 
     else
       r.max_rel_err = std::max(
           rel_err(dw, d.from_primitive(dwei, d.user_wei_, dw.size())),
-          rel_err(db,
-                  std::vector<float>(static_cast<float*>(d.dbias_.get_data_handle()),
-                                     static_cast<float*>(d.dbias_.get_data_handle()) + db.size())));
+          rel_err(db, Buffer(static_cast<float*>(d.dbias_.get_data_handle()),
+                             static_cast<float*>(d.dbias_.get_data_handle()) + db.size())));
     if (!(r.max_rel_err <= 1e-3)) {
       std::fprintf(stderr, "compare_onednn: %s %s: outputs differ (max rel err %.3g)\n",
                    s.name.c_str(), names[pass], r.max_rel_err);

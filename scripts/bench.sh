@@ -7,10 +7,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/bench-results}
 mkdir -p "$out"
-if ! dpkg -s libdnnl-dev >/dev/null 2>&1; then
+# oneDNN's CMake config needs OpenCL's headers and loader (Debian builds it with the OCL runtime).
+if ! dpkg -s libdnnl-dev ocl-icd-opencl-dev >/dev/null 2>&1; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    libdnnl-dev </dev/null
+    libdnnl-dev ocl-icd-opencl-dev </dev/null
 fi
 cmake -S "$root" -B "$root/build/bench" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DMOODNET_BUILD_TESTS=OFF -DMOODNET_BUILD_EXAMPLES=OFF >/dev/null
