@@ -209,7 +209,7 @@ for (int64_t n = 0; n < g.n; ++n)
     // FMAs waiting (f_pw on PERFORMANCE.md's host B, 1 thread: forward 76-88 -> 93-96 GF/s,
     // backward-data 67-78 -> 89-95). A 3x3 conv does 9x more per byte: there it cost the RGB
     // first layers (shapes a and d) 10-15 %. Strided 1x1 convs were not measured.
-    const bool prefetch = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
+    const bool prefetch = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
     constexpr int64_t prefetch_tiles = 4;
     for (int64_t ox0 = 0; ox0 < g.ow; ox0 += MR) {
       p.m = static_cast<int>(std::min(MR, g.ow - ox0));
@@ -343,7 +343,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
   // 1x1 stride-1 kernels only: 3x3 ones do 9x the FMAs per byte, the hardware prefetcher keeps
   // up, and this prefetch cost the RGB first layers (shapes a and d) 5 %; a strided 1x1 would
   // fetch rows it skips.
-  const bool dense_1x1 = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1;
+  const bool dense_1x1 = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
   for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows_per_block) {
     p.nq = std::min(rows_per_block, g.oh - oy0);
     // The next block's input rows and dy rows (this image's, else the next image's first),

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #define MOODNET_SIMD_X86 1
@@ -31,6 +32,23 @@ namespace moodnet::cpu {
 #else
   (void)p;
 #endif
+}
+
+// Whether the streaming kernels (stride-1 1x1 convs, depthwise) issue their own L2 prefetches.
+// They paid on AMD Zen 4 (PERFORMANCE.md's host B: f_pw forward 0.80 -> 0.91 of oneDNN) and cost
+// on Intel Emerald Rapids (host C: f_dw forward 50 -> 39 GF/s), whose hardware prefetchers keep
+// up alone: on for AMD only. MOODNET_PREFETCH=1 or 0 overrides it, read once.
+inline bool stream_prefetch() {
+  static const bool on = [] {
+    if (const char* e = std::getenv("MOODNET_PREFETCH"); e && *e) return *e != '0';
+#if MOODNET_SIMD_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_is("amd") != 0;
+#else
+    return false;
+#endif
+  }();
+  return on;
 }
 
 // Starts fetching every cache line of [p, p + floats) into L2.
