@@ -461,6 +461,11 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
       {10, 20, 30, 24, 1, 1, 40, v, false},
       {10, 20, 30, 24, 1, 2, 40, s, false},
       {10, 20, 30, 32, 3, 1, 32, s, true},
+      // RGB 3x3 with up to 16 filters: the weight gradient's three-kernel-row AVX-512 tile,
+      // with partial filter lanes, strides and both paddings.
+      {3, 17, 23, 3, 3, 2, 5, s, false},
+      {2, 30, 19, 3, 3, 1, 12, v, false},
+      {2, 9, 40, 3, 3, 1, 16, s, false},
       // Images smaller than a weight-gradient tile of taps (5 floats, 14 rows): a short tile of
       // the second-to-last image would read past the batch (caught under AddressSanitizer).
       {3, 1, 5, 1, 1, 1, 3, v, false},

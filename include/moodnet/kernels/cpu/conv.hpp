@@ -339,7 +339,9 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
   // Blocks of output rows keep the dy and input rows a tile sweeps in L2.
   const int64_t rows_per_block = std::max<int64_t>(1, 512 / g.ow);
   p.a_q = g.sh * row, p.a_k = g.sw * g.c, p.nk = g.ow, p.b_q = g.ow * g.f;
-  const int64_t calls = g.kh * ((kwc + MR - 1) / MR) * strips;  // micro calls per block
+  const int64_t KR = t.kernel_rows;                                    // kernel rows per call
+  const int64_t calls = (g.kh / KR) * ((kwc + MR - 1) / MR) * strips;  // micro calls per block
+  p.a_r = row;
   // 1x1 stride-1 kernels only: 3x3 ones do 9x the FMAs per byte, the hardware prefetcher keeps
   // up, and this prefetch cost the RGB first layers (shapes a and d) 5 %; a strided 1x1 would
   // fetch rows it skips.
@@ -363,7 +365,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
     int64_t call = 0;
     // The bias gradient while this block of dy is in cache.
     if (bias_acc) sum_rows_into(p.nq * g.ow, g.f, dyn + oy0 * g.ow * g.f, bias_acc);
-    for (int64_t ky = 0; ky < g.kh; ++ky)
+    for (int64_t ky = 0; ky < g.kh; ky += KR)
       for (int64_t i0 = 0; i0 < kwc; i0 += MR) {
         p.m = static_cast<int>(std::min(MR, kwc - i0));
         p.a = xp + (oy0 * g.sh + ky) * row + i0;

@@ -23,6 +23,7 @@ struct ConvMicroArgs {
   int64_t nq = 1, nk = 0;
   const float* a = nullptr;
   int64_t a_q = 0, a_i = 0, a_k = 0;
+  int64_t a_r = 0;  // tiles that cover several kernel rows (ConvTile::kernel_rows): their stride
   const float* b = nullptr;
   int64_t b_q = 0, b_k = 0;
   float* c = nullptr;
@@ -179,6 +180,50 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
   }
 }
 
+// Backward-weights of a 3x3 conv over 3 input channels (the RGB first layers): the 9 taps of
+// each of the 3 kernel rows x 16 filters, 27 accumulators, so a block of dy is read once instead
+// of once per kernel row, and 27 independent FMA chains per pixel instead of 9 (which barely
+// cover the FMA latency). Row r + 9 * ky of the tile is A(q, r, k) at a + ky * a_r; each
+// accumulator sums the same products in the same order as the 9-row tile does, so the
+// gradients are bitwise the same. acc(ky * 9 + r, j) is written to c[(ky * 9 + r) * ldc + j].
+MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3x9(const ConvMicroArgs& p) {
+  constexpr int R = 9, KY = 3;
+  m512 acc[KY][R];
+  MOODNET_UNROLL
+  for (int y = 0; y < KY; ++y) {
+    MOODNET_UNROLL
+    for (int r = 0; r < R; ++r) acc[y][r] = mm512_setzero_ps();
+  }
+  const int lanes = std::clamp(p.n, 0, 16);
+  const mmask16 mask = static_cast<mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
+  for (int64_t q = 0; q < p.nq; ++q) {
+    const float* a0 = p.a + q * p.a_q;
+    const float* a1 = a0 + p.a_r;
+    const float* a2 = a1 + p.a_r;
+    const float* b = p.b + q * p.b_q;
+    for (int64_t k = 0; k < p.nk; ++k, b += p.b_k, a0 += p.a_k, a1 += p.a_k, a2 += p.a_k) {
+      const m512 bv = mm512_maskz_loadu_ps(mask, b);
+      mm_prefetch_t0(b + 8 * p.b_k);
+      const float* rows[KY] = {a0, a1, a2};
+      MOODNET_UNROLL
+      for (int y = 0; y < KY; ++y) {
+        MOODNET_UNROLL
+        for (int r = 0; r < R; ++r)
+          acc[y][r] = mm512_fmadd_ps(mm512_set1_ps(rows[y][r]), bv, acc[y][r]);
+      }
+    }
+  }
+  MOODNET_UNROLL
+  for (int y = 0; y < KY; ++y) {
+    MOODNET_UNROLL
+    for (int r = 0; r < R; ++r) {
+      float* ci = p.c + (y * R + r) * p.ldc;
+      const m512 old = p.accumulate ? mm512_maskz_loadu_ps(mask, ci) : mm512_setzero_ps();
+      mm512_mask_storeu_ps(ci, mask, mm512_add_ps(old, acc[y][r]));
+    }
+  }
+}
+
 #endif  // MOODNET_SGEMM_X86
 
 // A tile shape and its kernel. Narrow F gets a narrow tile, so no FMA is wasted on padding
@@ -186,6 +231,7 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
 struct ConvTile {
   int MR = 0, NR = 0;
   void (*micro)(const ConvMicroArgs&) = nullptr;
+  int kernel_rows = 1;  // backward-weights: kernel rows one call covers (a_r apart)
 };
 
 namespace detail {
@@ -280,10 +326,16 @@ inline ConvTile winograd_gemm_tile(Isa isa, int64_t f, int64_t c) {
 
 // Backward-weights tiles: rows are runs of `taps_per_row` kernel taps (KW * C); 3x3 RGB kernel
 // rows (9 taps) get a 9-row tile, 3x3 one-channel rows (3 taps) a 3-row one.
-inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row) {
+inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row,
+                                  int64_t kernel_rows = 1) {
   switch (isa) {
 #if MOODNET_SGEMM_X86
     case Isa::avx512:
+      // 3x3 over RGB, up to 16 filters: all three kernel rows in one tile (see the kernel).
+      // Shapes a and d against oneDNN on PERFORMANCE.md's host C (Intel), 3 alternated runs:
+      // 1 thread 0.79-0.82 -> 0.93-1.00, 2 threads 0.63-0.81 -> 0.93-1.00.
+      if (taps_per_row == 9 && kernel_rows == 3 && f <= 16)
+        return ConvTile{9, 16, &conv_weights_micro_avx512_3x9, 3};
       if (taps_per_row == 9)
         return f <= 16 ? ConvTile{9, 16, &conv_micro_avx512<9, 1, false>}
                        : ConvTile{9, 32, &conv_micro_avx512<9, 2, false>};
@@ -299,7 +351,7 @@ inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row) {
                     : ConvTile{6, 16, &conv_micro_avx2<6, 2, false>};
 #endif
     default:
-      (void)taps_per_row;
+      (void)taps_per_row, (void)kernel_rows;
       return {4, 8, &conv_micro_generic_4x8<false>};
   }
 }

@@ -62,7 +62,7 @@ for (int64_t n = 0; n < g.n; ++n) {
       return cpu::conv_backward_params_winograd4(g, x, dy, dw, db);
     if (cpu::winograd_grad_applies(g)) return cpu::conv_backward_params_winograd(g, x, dy, dw, db);
     const int64_t pix = g.oh * g.ow;
-    const cpu::ConvTile t = cpu::conv_weights_tile(cpu::active_isa(), g.f, g.kw * g.c);
+    const cpu::ConvTile t = cpu::conv_weights_tile(cpu::active_isa(), g.f, g.kw * g.c, g.kh);
     const int64_t groups = cpu::reduction_groups(g.n), wsize = g.kh * g.kw * g.c * g.f;
     const int64_t stride = wsize + g.f;  // a group's weight and bias partials
     static thread_local std::vector<float> partial_buf;
