@@ -344,6 +344,13 @@ inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row,
       if (taps_per_row == 3)
         return f <= 16 ? ConvTile{3, 16, &conv_micro_avx512<3, 1, false>}
                        : ConvTile{3, 32, &conv_micro_avx512<3, 2, false>};
+      // 12 rows where they waste fewer than 14 (48 taps per kernel row at C = 16: four tiles
+      // either way, 8 idle rows in the last 14-row one). Shapes b and e (C = 16) against oneDNN
+      // on host C, 3 alternated runs: 1 thread b 0.84-0.89 -> 0.94-1.08, e 0.78-0.80 ->
+      // 0.82-0.95; 2 threads b 0.92-0.97 -> 1.05-1.09, e 0.87-0.96 -> 0.93-0.97.
+      if (detail::best_mr(taps_per_row, {14, 12}) == 12)
+        return f <= 16 ? ConvTile{12, 16, &conv_micro_avx512<12, 1, false>}
+                       : ConvTile{12, 32, &conv_micro_avx512<12, 2, false>};
       return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, false>}
                      : ConvTile{14, 32, &conv_micro_avx512<14, 2, false>};
     case Isa::avx2:
