@@ -476,6 +476,11 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
                                               c.depthwise ? c.c : c.f, c.p);
     check_conv(g, c.depthwise, true, true, seed += 10);
   }
+  // Nine taps per kernel row with kw != 3 (1 x 9 channels, 9 x 1): the RGB weight-gradient
+  // tile takes any 3-row kernel whose rows are 9 contiguous floats.
+  for (const auto& [kw, ch] : {std::pair<int64_t, int64_t>{1, 9}, {9, 1}})
+    check_conv(ConvGeometry::make(2, 12, 17, ch, 3, kw, 1, 1, 7, Padding::same), false, true, true,
+               seed += 10);
 }
 
 TEST_CASE("kernels: max and average pooling against the reference") {

@@ -173,9 +173,13 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_rows(const ConvGeometry& g, const float
         for (int64_t j = 0; j < J; ++j, q += c) {
           V xv = VT::at(q).v;
           // Held in a register: GCC otherwise folds the load into each of its up to six FMAs,
-          // and the loads, not the FMAs, bound the tile (f_dw in L2 on an Intel core: 40 -> 60
-          // GF/s).
+          // and the loads, not the FMAs, bound the tile (with the overlapped last tile above:
+          // f_dw in L2 on an Intel core, best of 4 alternated runs, 60 -> 68 GF/s). Not for
+          // clang: it checks the operand against this template's own (baseline) target and
+          // rejects a 256/512-bit register.
+#if !defined(__clang__)
           asm("" : "+v"(xv));
+#endif
 #pragma GCC unroll 16
           for (int64_t p = 0; p < P; ++p) {
             const int64_t kx = j - p * S;  // a constant once unrolled

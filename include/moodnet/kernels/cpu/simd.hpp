@@ -37,10 +37,13 @@ namespace moodnet::cpu {
 // Whether the streaming kernels (stride-1 1x1 convs, depthwise) issue their own L2 prefetches.
 // They paid on AMD Zen 4 (PERFORMANCE.md's host B: f_pw forward 0.80 -> 0.91 of oneDNN) and cost
 // on Intel Emerald Rapids (host C: f_dw forward 50 -> 39 GF/s), whose hardware prefetchers keep
-// up alone: on for AMD only. MOODNET_PREFETCH=1 or 0 overrides it, read once.
+// up alone: on for AMD only. MOODNET_PREFETCH=1 or 0 (also on/off, true/false) overrides it,
+// read once.
 inline bool stream_prefetch() {
   static const bool on = [] {
-    if (const char* e = std::getenv("MOODNET_PREFETCH"); e && *e) return *e != '0';
+    if (const char* e = std::getenv("MOODNET_PREFETCH"); e && *e)
+      return !(e[0] == '0' || e[0] == 'f' || e[0] == 'F' || e[0] == 'n' || e[0] == 'N' ||
+               ((e[0] == 'o' || e[0] == 'O') && (e[1] == 'f' || e[1] == 'F')));
 #if MOODNET_SIMD_X86
     __builtin_cpu_init();
     return __builtin_cpu_is("amd") != 0;
