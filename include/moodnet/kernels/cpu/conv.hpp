@@ -110,10 +110,7 @@ MOODNET_TARGET_AVX512 inline void sum_rows_avx512(int64_t rows, int64_t f, const
     const int64_t nb = std::min<int64_t>(4, (f - j0 + 15) / 16);
     mmask16 mask[4];
     MOODNET_UNROLL
-    for (int b = 0; b < 4; ++b) {
-      const int64_t lanes = std::clamp<int64_t>(f - j0 - 16 * b, 0, 16);
-      mask[b] = static_cast<mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
-    }
+    for (int b = 0; b < 4; ++b) mask[b] = first_lanes16(f - j0 - 16 * b);
     m512 s0[4], s1[4];
     MOODNET_UNROLL
     for (int b = 0; b < 4; ++b) s0[b] = s1[b] = mm512_setzero_ps();
@@ -345,7 +342,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
   // 1x1 stride-1 kernels only: 3x3 ones do 9x the FMAs per byte, the hardware prefetcher keeps
   // up, and this prefetch cost the RGB first layers (shapes a and d) 5 %; a strided 1x1 would
   // fetch rows it skips.
-  const bool dense_1x1 = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
+  const bool prefetch_next = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
   for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows_per_block) {
     p.nq = std::min(rows_per_block, g.oh - oy0);
     // The next block's input rows and dy rows (this image's, else the next image's first),
@@ -353,11 +350,11 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
     const int64_t oy1 = oy0 + rows_per_block;
     const float *pf_x = nullptr, *pf_dy = nullptr;
     int64_t pf_x_floats = 0, pf_dy_floats = 0;
-    if (dense_1x1 && oy1 < g.oh) {
+    if (prefetch_next && oy1 < g.oh) {
       const int64_t nq = std::min(rows_per_block, g.oh - oy1);
       pf_x = xp + oy1 * row, pf_x_floats = nq * row;
       pf_dy = dyn + oy1 * g.ow * g.f, pf_dy_floats = nq * g.ow * g.f;
-    } else if (dense_1x1 && next_xn && next_dyn) {
+    } else if (prefetch_next && next_xn && next_dyn) {
       const int64_t nq = std::min(rows_per_block, g.oh);
       pf_x = next_xn, pf_x_floats = nq * g.w * g.c;
       pf_dy = next_dyn, pf_dy_floats = nq * g.ow * g.f;

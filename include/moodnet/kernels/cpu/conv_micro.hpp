@@ -136,10 +136,7 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
     if (i < p.m) __builtin_prefetch(p.c + i * p.ldc, 1, 3);
   mmask16 mask[NV];
   MOODNET_UNROLL
-  for (int v = 0; v < NV; ++v) {
-    const int lanes = std::clamp(p.n - 16 * v, 0, 16);
-    mask[v] = static_cast<mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
-  }
+  for (int v = 0; v < NV; ++v) mask[v] = first_lanes16(p.n - 16 * v);
   for (int64_t q = 0; q < p.nq; ++q) {
     const float* a = p.a + q * p.a_q;
     const float* b = p.b + q * p.b_q;
@@ -194,8 +191,7 @@ MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3x9(const ConvMicroA
     MOODNET_UNROLL
     for (int r = 0; r < R; ++r) acc[y][r] = mm512_setzero_ps();
   }
-  const int lanes = std::clamp(p.n, 0, 16);
-  const mmask16 mask = static_cast<mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
+  const mmask16 mask = first_lanes16(p.n);
   for (int64_t q = 0; q < p.nq; ++q) {
     const float* a0 = p.a + q * p.a_q;
     const float* a1 = a0 + p.a_r;

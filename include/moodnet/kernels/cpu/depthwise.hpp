@@ -150,7 +150,7 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_rows(const ConvGeometry& g, const float
   const int64_t iy = oy * g.sh - g.pad_top, c = g.c;
   // A last partial tile is computed as a whole one ending at ox1: its first outputs again, each
   // with the same operations, so the same values (a row of 26 with P = 8: 3 tiles + 2 pixels).
-  for (int64_t ox = ox0; ox < ox1; ox = ox + P < ox1 && ox + 2 * P > ox1 ? ox1 - P : ox + P) {
+  for (int64_t ox = ox0; ox < ox1; ox = ox + P >= ox1 ? ox1 : std::min(ox + P, ox1 - P)) {
     if (ox + P > ox1) {  // fewer than P in the whole range
       for (; ox < ox1; ++ox)
         for (int64_t o = 0; o < R; ++o) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + o, ox);

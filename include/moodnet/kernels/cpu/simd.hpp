@@ -82,6 +82,12 @@ typedef long long m256i __attribute__((vector_size(32), may_alias));
 typedef int int32x8 __attribute__((vector_size(32)));
 typedef unsigned short mmask16;
 
+// The mask of the first `lanes` of 16 (clamped to 0..16): a tile's columns that exist.
+[[gnu::always_inline]] inline mmask16 first_lanes16(int64_t lanes) {
+  lanes = lanes < 0 ? 0 : lanes > 16 ? 16 : lanes;
+  return static_cast<mmask16>(lanes == 16 ? 0xFFFFu : (1u << lanes) - 1u);
+}
+
 // Prefetch a cache line for reading into all cache levels (_MM_HINT_T0).
 [[gnu::always_inline]] inline void mm_prefetch_t0(const void* p) { __builtin_prefetch(p, 0, 3); }
 
