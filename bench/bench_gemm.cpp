@@ -89,19 +89,27 @@ __attribute__((target("avx512f"), noipa)) float peak_fma_kernel(int64_t iters) {
   return total;
 }
 
+// The peak of moodnet::num_threads() cores (OMP_NUM_THREADS), like BM_Gemm: read a GEMM row
+// against the peak row of the same thread count.
 void BM_PeakFma(benchmark::State& state) {
   if (!__builtin_cpu_supports("avx512f")) {
     state.SkipWithError("no AVX-512");
     return;
   }
   constexpr int64_t kIters = 1 << 20;
-  for (auto _ : state) benchmark::DoNotOptimize(peak_fma_kernel(kIters));
-  // 16 accumulators x 16 lanes x 2 flops per iteration, one core.
-  state.counters["GFLOPS"] = benchmark::Counter(double(kIters) * 16 * 16 * 2 * 1e-9,
+  const int threads = moodnet::num_threads();
+  for (auto _ : state) {
+    float sum = 0;
+    MOODNET_OMP(omp parallel num_threads(threads) reduction(+ : sum))
+    sum += peak_fma_kernel(kIters);
+    benchmark::DoNotOptimize(sum);
+  }
+  // 16 accumulators x 16 lanes x 2 flops per iteration, on each thread.
+  state.counters["GFLOPS"] = benchmark::Counter(double(kIters) * 16 * 16 * 2 * threads * 1e-9,
                                                 benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel("avx512 fma, 1 thread");
+  state.SetLabel("avx512 fma threads=" + std::to_string(threads));
 }
-BENCHMARK(BM_PeakFma)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PeakFma)->Unit(benchmark::kMillisecond)->UseRealTime();
 #endif
 
 }  // namespace

@@ -129,6 +129,8 @@ std::vector<Problem> make_problems() {
   ps.emplace_back(Case{false, false, 515, 257, 700, 3, 0, 5, 1.0f, 0.0f}, rng);
   ps.emplace_back(Case{true, true, 389, 4099, 61, 0, 2, 1, -1.0f, 0.5f}, rng);
   ps.emplace_back(Case{true, false, 301, 97, 1031, 1, 1, 0, 0.5f, 1.0f}, rng);
+  // Transposing packs (rows of A, columns of a transposed B) past the first KC block.
+  ps.emplace_back(Case{false, true, 45, 50, 1100, 3, 5, 0, 1.0f, 0.0f}, rng);
   return ps;
 }
 
