@@ -130,6 +130,9 @@ MOODNET_SIMD_AVX512 m512 mm512_set1_ps(float x) {
   return m512{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x};
 }
 MOODNET_SIMD_AVX512 m512 mm512_load_ps(const float* p) { return *reinterpret_cast<const m512*>(p); }
+MOODNET_SIMD_AVX512 m512 mm512_loadu_ps(const float* p) {
+  return *reinterpret_cast<const m512_unaligned*>(p);
+}
 MOODNET_SIMD_AVX512 m512 mm512_add_ps(m512 a, m512 b) { return a + b; }
 MOODNET_SIMD_AVX512 m512 mm512_mul_ps(m512 a, m512 b) { return a * b; }
 #if defined(__clang__)
