@@ -90,7 +90,10 @@ int main(int argc, char** argv) {
       const Tensor<Cpu>* ins[] = {in};
       Tensor<Cpu>* dxs[] = {i == 0 ? nullptr : &grads[i]};
       t0 = Clock::now();
-      model.layer(i).backward(ins, outs[i], *dy, dxs, i == L - 1 && lr.grad_is_preactivation);
+      // As Model::backward: a ReLU folded into the next layer's backward is not applied twice.
+      const bool preactivation =
+          (i == L - 1 && lr.grad_is_preactivation) || model.layer_grad_is_preactivation(i);
+      model.layer(i).backward(ins, outs[i], *dy, dxs, preactivation);
       if (keep) bwd[i].push_back(ms(t0, Clock::now()));
       dy = &grads[i];
     }

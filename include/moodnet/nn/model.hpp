@@ -148,6 +148,13 @@ class Model {
   }
   const std::vector<NodeId>& layer_inputs(size_t i) const { return nodes_.at(i + 1).inputs; }
   Shape layer_output_shape(size_t i) const { return nodes_.at(i + 1).shape; }
+  // Whether backward() hands layer i dL/d(pre-activation) rather than dL/d(output): its only
+  // consumer folds the ReLU derivative into its own backward (Conv2D(relu) -> MaxPooling2D).
+  // For tools that drive the layers one by one, as backward() does.
+  bool layer_grad_is_preactivation(size_t i) {
+    plan_gradients();
+    return nodes_.at(i + 1).grad_is_preactivation;
+  }
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return nodes_.back().shape; }
   const Layer<D>& output_layer() const {
