@@ -1083,3 +1083,51 @@ TEST_CASE(
   }
   moodnet::cpu::force_isa(std::nullopt);
 }
+
+TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then pool, every ISA") {
+  using moodnet::cpu::Isa;
+  const OneThread one_thread;
+  Rng r(4242);
+  int fused = 0;
+  for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
+    if (!moodnet::cpu::detail::isa_supported(isa)) continue;
+    moodnet::cpu::force_isa(isa);
+    for (int i = 0; i < 60; ++i) {
+      // Mostly RGB and odd channel counts (direct convs); some 3x3 stride-1 convs over >= 16
+      // channels, which run Winograd and must be refused.
+      ConvGeometry g = random_conv(r, false, 2 + i % 6);
+      if (i % 5 == 0)
+        g = ConvGeometry::make(2, r.uniform(6, 13), r.uniform(6, 20), 16, 3, 3, 1, 1, 16,
+                               Padding::same);
+      const int64_t ps = r.pick<int64_t>({1, 2, 2, 3});
+      const Padding pool_pad = r.coin() ? Padding::valid : Padding::same;
+      if (pool_pad == Padding::valid && (ps > g.oh || ps > g.ow)) continue;
+      const PoolGeometry p = PoolGeometry::make(g.n, g.oh, g.ow, g.f, ps, ps, ps, ps, pool_pad);
+      const Activation act =
+          r.pick<Activation>({Activation::linear, Activation::relu, Activation::relu6});
+      INFO(describe(g, false) << " pool " << ps << " " << moodnet::to_string(pool_pad) << " act "
+                              << moodnet::to_string(act) << " isa " << to_string(isa));
+      if (!CpuOps::conv2d_max_pool_applies(g, p)) {
+        // Refused only where the conv takes Winograd or is 1x1, or the windows do not start
+        // at the top-left corner.
+        CHECK((g.c >= 16 || (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) || p.pad_top > 0 ||
+               p.pad_left > 0));
+        continue;
+      }
+      ++fused;
+      const F x = random_floats(g.n * g.h * g.w * g.c, 900 + uint64_t(i), -4, 4),
+              w = random_floats(g.kh * g.kw * g.c * g.f, 1000 + uint64_t(i)),
+              b = random_floats(g.f, 1100 + uint64_t(i));
+      F conv(static_cast<size_t>(g.n * g.oh * g.ow * g.f));
+      CpuOps::conv2d_forward_act(g, x.data(), w.data(), b.data(), act, conv.data());
+      F want(static_cast<size_t>(p.n * p.oh * p.ow * p.c));
+      CpuOps::max_pool2d_forward(p, conv.data(), want.data());
+      Guarded y(p.n * p.oh * p.ow * p.c);
+      CpuOps::conv2d_forward_max_pool(g, x.data(), w.data(), b.data(), act, p, y.data());
+      REQUIRE(y.intact());
+      REQUIRE(std::memcmp(y.data(), want.data(), want.size() * sizeof(float)) == 0);
+    }
+  }
+  moodnet::cpu::force_isa(std::nullopt);
+  CHECK(fused > 60);  // the sweep reached the fused kernel on most cases
+}

@@ -405,6 +405,31 @@ TEST_CASE("training: predict is const and gives the same answer from several thr
   for (const auto& o : outs) CHECK(o.to_vector() == ref.to_vector());
 }
 
+TEST_CASE("training: predict's fused Conv2D -> MaxPooling2D gives the layers' own outputs",
+          "[training]") {
+  // RGB and one-channel convs run direct, so predict fuses each with the pool after it (the
+  // last pool with 'same' windows over an odd size); the 16-channel 3x3 conv runs Winograd and
+  // its pool stays a layer of its own.
+  Model<Cpu> m(Shape{23, 26, 3}, 7);
+  m.add(Conv2D<Cpu>({.filters = 16, .activation = Activation::relu}));
+  m.add(MaxPooling2D<Cpu>());
+  m.add(Conv2D<Cpu>({.filters = 16, .padding = Padding::same, .activation = Activation::relu}));
+  m.add(MaxPooling2D<Cpu>());
+  m.add(Conv2D<Cpu>({.filters = 5, .kernel_size = 2, .activation = Activation::relu6}));
+  m.add(MaxPooling2D<Cpu>({.pool_size = 3, .padding = Padding::same}));
+  m.add(Flatten<Cpu>());
+  m.add(Dense<Cpu>({.units = 1, .activation = Activation::sigmoid}));
+  Tensor<Cpu> x(Shape{5, 23, 26, 3});
+  for (int64_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * float(i));
+  Tensor<Cpu> a = x, b;
+  for (size_t i = 0; i < m.num_layers(); ++i) {
+    const Tensor<Cpu>* ins[] = {&a};
+    m.layer(i).call(ins, b);
+    std::swap(a, b);
+  }
+  for (int64_t batch : {5, 2}) CHECK(m.predict(x, batch).to_vector() == a.to_vector());
+}
+
 TEST_CASE("training: evaluate_classifier reports what predict gives, sample by sample") {
   const test::ThreadCountGuard threads_guard;
   set_num_threads(1);

@@ -47,6 +47,26 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
   void forward_train(typename Layer<D>::Inputs x, Tensor<D>& y, const TrainStep&) override {
     if (!forward_fused(*x[0], y)) act_.apply_train(y);
   }
+  bool call_max_pooled(typename Layer<D>::Inputs x, const PoolGeometry& p,
+                       Tensor<D>& y) const override {
+    if constexpr (requires { ops<D>::conv2d_max_pool_applies(ConvGeometry{}, p); }) {
+      const Tensor<D>& in = *x[0];
+      const Activation a = opt_.activation;
+      if (in.rank() != 4 || in.dim(3) != c_ ||
+          (a != Activation::linear && a != Activation::relu && a != Activation::relu6))
+        return false;
+      const ConvGeometry g = geometry(in.dim(0), in.dim(1), in.dim(2));
+      if (!ops<D>::conv2d_max_pool_applies(g, p)) return false;
+      y.resize({g.n, p.oh, p.ow, g.f});
+      ops<D>::conv2d_forward_max_pool(g, in.data(), this->params_[0]->value.data(),
+                                      opt_.use_bias ? this->params_[1]->value.data() : nullptr, a,
+                                      p, y.data());
+      return true;
+    } else {
+      (void)x, (void)p, (void)y;
+      return false;
+    }
+  }
   void backward(typename Layer<D>::Inputs x, const Tensor<D>& y, const Tensor<D>& dy,
                 typename Layer<D>::InputGrads dx, bool dy_is_preactivation) override {
     const Tensor<D>& dz = act_.backward(y, dy, dy_is_preactivation);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -91,6 +92,14 @@ class Layer {
   // on and returns true, and the model then gives the producer dL/d(pre-activation). linear
   // turns the folding off.
   virtual bool fold_input_activation(Activation) { return false; }
+
+  // Inference fusion (Model::predict). A max-pooling layer returns its windows over an input of
+  // this shape (N,H,W,C); other layers nothing.
+  virtual std::optional<PoolGeometry> max_pool_geometry(const Shape&) const { return std::nullopt; }
+  // A layer that can compute its output already max-pooled by p, without materialising the
+  // unpooled output, does so into y and returns true (Conv2D on the Cpu device, where its
+  // kernels allow); otherwise it returns false and leaves y alone.
+  virtual bool call_max_pooled(Inputs, const PoolGeometry&, Tensor<D>&) const { return false; }
 
   // All weights in Keras order, trainable and not.
   std::vector<Parameter<D>*> parameters() {

@@ -286,6 +286,15 @@ class Model {
         ws->ins.clear();
         for (NodeId j : nodes_[i].inputs)
           ws->ins.push_back(j == 0 ? xb : &ws->outs[static_cast<size_t>(j)]);
+        // A layer whose output only a max pool reads may hand over the pooled output directly
+        // (Conv2D -> MaxPooling2D on the Cpu device: the conv output never goes to memory).
+        if (i + 1 < nodes_.size() && only_consumer(i) == i + 1)
+          if (const auto pool =
+                  nodes_[i + 1].layer->max_pool_geometry(nodes_[i].shape.with_batch(bn)))
+            if (nodes_[i].layer->call_max_pooled(ws->ins, *pool, ws->outs[i + 1])) {
+              ++i;
+              continue;
+            }
         nodes_[i].layer->call(ws->ins, ws->outs[i]);
       }
       ops<D>::copy(bn * out_elems, ws->outs.back().data(), result.data() + b0 * out_elems);
@@ -410,6 +419,18 @@ class Model {
   std::vector<const Tensor<D>*> ins_;
   std::vector<Tensor<D>*> dx_;
   std::vector<int> consumers_;  // per node, reused by plan_gradients
+
+  // The node that reads node i's output, if exactly one node reads it once; else 0.
+  size_t only_consumer(size_t i) const {
+    size_t found = 0;
+    for (size_t j = i + 1; j < nodes_.size(); ++j)
+      for (NodeId k : nodes_[j].inputs)
+        if (static_cast<size_t>(k) == i) {
+          if (found) return 0;
+          found = j;
+        }
+    return found;
+  }
 
   // Activation buffers of one predict() call.
   struct PredictWorkspace {

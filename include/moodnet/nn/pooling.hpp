@@ -48,6 +48,10 @@ class Pooling2D : public LayerBase<D, Derived> {
     else
       ops<D>::avg_pool2d_backward(p, dy.data(), dx[0]->data());
   }
+  std::optional<PoolGeometry> max_pool_geometry(const Shape& in) const override {
+    if (!IsMax || in.rank() != 4) return std::nullopt;
+    return geometry(in[0], in[1], in[2], in[3]);
+  }
   bool fold_input_activation(Activation a) override {
     if (!IsMax || (a != Activation::linear && a != Activation::relu && a != Activation::relu6))
       return false;

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "../contract.hpp"
@@ -178,71 +179,85 @@ inline void prefetch_part(const float* p, int64_t floats, int64_t part, int64_t 
   prefetch_l2_range(p + l0 * line, (l1 - l0) * line);
 }
 
-// y:(N,OH,OW,F) = act(conv(x:(N,H,W,C), packed w) + b). Rows of a tile are MR consecutive
-// output pixels of one output row; a tile whose window leaves the image (or a short last tile)
-// reads a zero-padded copy of its window instead.
-inline void conv_forward_direct(const ConvGeometry& g, const float* x, const float* wpack,
-                                const ConvTile& t, const float* b, Activation act, float* y) {
+namespace detail {
+
+// Output row oy of one image: yrow:(OW,F) = act(conv(xn:(H,W,C), packed w) + b). Rows of a tile
+// are MR consecutive output pixels; a tile whose window leaves the image (or a short last tile)
+// reads a zero-padded copy of its window in `patch` (KH * ((MR - 1) * SW + KW) * C floats).
+inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, const float* wpack,
+                                    const ConvTile& t, const float* b, Activation act, int64_t oy,
+                                    float* yrow, float* patch) {
   const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c, kkc = g.kh * kwc;
   const int64_t strips = (g.f + NR - 1) / NR;
   const int64_t pw = (MR - 1) * g.sw + g.kw;  // window width of a tile, in pixels
+  const int64_t iy0 = oy * g.sh - g.pad_top;
+  const bool rows_inside = iy0 >= 0 && iy0 + g.kh <= g.h;
+  ConvMicroArgs p;
+  p.nq = g.kh, p.nk = kwc, p.a_i = g.sw * g.c, p.b_q = kwc * NR, p.b_k = NR, p.ldc = g.f;
+  p.act = act;
+  // 1x1 stride-1 convs (no padding, so a tile's input is its m pixels, contiguous) fetch the
+  // tile four steps ahead into L2, input and output: ~1 us of FMAs at f_pw. With C FMAs per
+  // value loaded they stream from L3 or memory, and the hardware prefetcher alone left the
+  // FMAs waiting (f_pw on PERFORMANCE.md's host B, 1 thread: forward 76-88 -> 93-96 GF/s,
+  // backward-data 67-78 -> 89-95). A 3x3 conv does 9x more per byte: there it cost the RGB
+  // first layers (shapes a and d) 10-15 %. Strided 1x1 convs were not measured.
+  const bool prefetch = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
+  constexpr int64_t prefetch_tiles = 4;
+  for (int64_t ox0 = 0; ox0 < g.ow; ox0 += MR) {
+    p.m = static_cast<int>(std::min(MR, g.ow - ox0));
+    const int64_t ix0 = ox0 * g.sw - g.pad_left;
+    if (const int64_t ox1 = ox0 + prefetch_tiles * MR; prefetch && ox1 < g.ow) {
+      const int64_t m1 = std::min(MR, g.ow - ox1);
+      prefetch_l2_range(xn + (iy0 * g.w + ox1) * g.c, m1 * g.c);
+      prefetch_l2_range(yrow + ox1 * g.f, m1 * g.f);
+    }
+    if (rows_inside && p.m == MR && ix0 >= 0 && ix0 + pw <= g.w) {
+      p.a = xn + (iy0 * g.w + ix0) * g.c, p.a_q = g.w * g.c;
+    } else {
+      // The tile's window, zero outside the image: one copy per kernel row.
+      const int64_t lo = std::clamp<int64_t>(-ix0, 0, pw), hi = std::clamp(g.w - ix0, lo, pw);
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        const int64_t iy = iy0 + ky;
+        float* d = patch + ky * pw * g.c;
+        if (iy < 0 || iy >= g.h) {
+          std::fill(d, d + pw * g.c, 0.0f);
+          continue;
+        }
+        std::fill(d, d + lo * g.c, 0.0f);
+        std::copy(xn + (iy * g.w + ix0 + lo) * g.c, xn + (iy * g.w + ix0 + hi) * g.c, d + lo * g.c);
+        std::fill(d + hi * g.c, d + pw * g.c, 0.0f);
+      }
+      p.a = patch, p.a_q = pw * g.c;
+    }
+    for (int64_t s = 0; s < strips; ++s) {
+      p.b = wpack + s * kkc * NR;
+      p.c = yrow + ox0 * g.f + s * NR;
+      p.n = static_cast<int>(std::min(NR, g.f - s * NR));
+      p.bias = b ? b + s * NR : nullptr;
+      t.micro(p);
+    }
+  }
+}
+
+inline int64_t conv_patch_floats(const ConvGeometry& g, const ConvTile& t) {
+  return g.kh * ((t.MR - 1) * g.sw + g.kw) * g.c;
+}
+
+}  // namespace detail
+
+// y:(N,OH,OW,F) = act(conv(x:(N,H,W,C), packed w) + b), output row by output row.
+inline void conv_forward_direct(const ConvGeometry& g, const float* x, const float* wpack,
+                                const ConvTile& t, const float* b, Activation act, float* y) {
+  const int64_t kkc = g.kh * g.kw * g.c;
   const bool par = g.n * g.oh * g.ow * g.f * kkc > (1 << 18);
   (void)par;  // only read by the OpenMP pragma
 MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (par))
 for (int64_t n = 0; n < g.n; ++n)
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     static thread_local std::vector<float> patch_buf;
-    float* patch = detail::scratch(patch_buf, static_cast<size_t>(g.kh * pw * g.c));
-    const float* xn = x + n * g.h * g.w * g.c;
-    float* yrow = y + (n * g.oh + oy) * g.ow * g.f;
-    const int64_t iy0 = oy * g.sh - g.pad_top;
-    const bool rows_inside = iy0 >= 0 && iy0 + g.kh <= g.h;
-    ConvMicroArgs p;
-    p.nq = g.kh, p.nk = kwc, p.a_i = g.sw * g.c, p.b_q = kwc * NR, p.b_k = NR, p.ldc = g.f;
-    p.act = act;
-    // 1x1 stride-1 convs (no padding, so a tile's input is its m pixels, contiguous) fetch the
-    // tile four steps ahead into L2, input and output: ~1 us of FMAs at f_pw. With C FMAs per
-    // value loaded they stream from L3 or memory, and the hardware prefetcher alone left the
-    // FMAs waiting (f_pw on PERFORMANCE.md's host B, 1 thread: forward 76-88 -> 93-96 GF/s,
-    // backward-data 67-78 -> 89-95). A 3x3 conv does 9x more per byte: there it cost the RGB
-    // first layers (shapes a and d) 10-15 %. Strided 1x1 convs were not measured.
-    const bool prefetch = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
-    constexpr int64_t prefetch_tiles = 4;
-    for (int64_t ox0 = 0; ox0 < g.ow; ox0 += MR) {
-      p.m = static_cast<int>(std::min(MR, g.ow - ox0));
-      const int64_t ix0 = ox0 * g.sw - g.pad_left;
-      if (const int64_t ox1 = ox0 + prefetch_tiles * MR; prefetch && ox1 < g.ow) {
-        const int64_t m1 = std::min(MR, g.ow - ox1);
-        prefetch_l2_range(xn + (iy0 * g.w + ox1) * g.c, m1 * g.c);
-        prefetch_l2_range(yrow + ox1 * g.f, m1 * g.f);
-      }
-      if (rows_inside && p.m == MR && ix0 >= 0 && ix0 + pw <= g.w) {
-        p.a = xn + (iy0 * g.w + ix0) * g.c, p.a_q = g.w * g.c;
-      } else {
-        // The tile's window, zero outside the image: one copy per kernel row.
-        const int64_t lo = std::clamp<int64_t>(-ix0, 0, pw), hi = std::clamp(g.w - ix0, lo, pw);
-        for (int64_t ky = 0; ky < g.kh; ++ky) {
-          const int64_t iy = iy0 + ky;
-          float* d = patch + ky * pw * g.c;
-          if (iy < 0 || iy >= g.h) {
-            std::fill(d, d + pw * g.c, 0.0f);
-            continue;
-          }
-          std::fill(d, d + lo * g.c, 0.0f);
-          std::copy(xn + (iy * g.w + ix0 + lo) * g.c, xn + (iy * g.w + ix0 + hi) * g.c,
-                    d + lo * g.c);
-          std::fill(d + hi * g.c, d + pw * g.c, 0.0f);
-        }
-        p.a = patch, p.a_q = pw * g.c;
-      }
-      for (int64_t s = 0; s < strips; ++s) {
-        p.b = wpack + s * kkc * NR;
-        p.c = yrow + ox0 * g.f + s * NR;
-        p.n = static_cast<int>(std::min(NR, g.f - s * NR));
-        p.bias = b ? b + s * NR : nullptr;
-        t.micro(p);
-      }
-    }
+    float* patch = detail::scratch(patch_buf, static_cast<size_t>(detail::conv_patch_floats(g, t)));
+    detail::conv_forward_direct_row(g, x + n * g.h * g.w * g.c, wpack, t, b, act, oy,
+                                    y + (n * g.oh + oy) * g.ow * g.f, patch);
   }
 }
 
@@ -261,6 +276,60 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
   float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
   pack_weight_strips(kkc, g.f, t.NR, w, wpack);
   conv_forward_direct(gr, x, wpack, t, b, act, y);
+}
+
+// Conv2D -> MaxPooling2D fused for inference, where the conv runs direct (not Winograd, whose
+// tiles span 4 or 2 output rows; not 1x1) and the pool windows tile the conv output from its
+// top-left corner (stride = pool size, no padding before). The conv output of an RGB first
+// layer is the largest tensor of a network (seed002: 132 MB at batch 32) and the pool reads it
+// straight back; here each pooled row's conv rows stay in a per-thread buffer instead.
+inline bool conv2d_max_pool_applies(const ConvGeometry& g, const PoolGeometry& p) {
+  return !winograd4_applies(g) && !winograd_applies(g) && !is_pointwise(g) && p.n == g.n &&
+         p.h == g.oh && p.w == g.ow && p.c == g.f && p.ph == p.sh && p.pw == p.sw &&
+         p.pad_top == 0 && p.pad_left == 0 && p.oh > 0 && p.ow > 0;
+}
+
+// y:(N,POH,POW,F) = maxpool_p(act(conv(x:(N,H,W,C), w:(KH,KW,C,F)) + b)): the same values as
+// conv2d_forward_fused then max_pool2d_forward, bit for bit (same tiles per conv row, same max
+// order per window). Windows past the conv output's edge ('same' pooling) take what exists.
+inline void conv2d_forward_max_pool(const ConvGeometry& g, const float* x, const float* w,
+                                    const float* b, Activation act, const PoolGeometry& p,
+                                    float* y) {
+  MOODNET_CHECK(conv2d_max_pool_applies(g, p), "conv2d_forward_max_pool: the pool windows ", p.ph,
+                "x", p.pw, " / ", p.sh, "x", p.sw, " or the conv do not fit the fused path");
+  MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
+                "conv2d_forward_max_pool: activation ", to_string(act), " cannot be fused");
+  const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, g.ow);
+  const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
+  static thread_local std::vector<float> wpack_buf;
+  float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
+  pack_weight_strips(kkc, g.f, t.NR, w, wpack);
+  const int64_t row = g.ow * g.f;  // floats per conv output row
+  const bool par = g.n * g.oh * g.ow * g.f * kkc > (1 << 18);
+  (void)par;  // only read by the OpenMP pragma
+MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (par))
+for (int64_t n = 0; n < g.n; ++n)
+  for (int64_t py = 0; py < p.oh; ++py) {
+    static thread_local std::vector<float> patch_buf, rows_buf;
+    float* patch = detail::scratch(patch_buf, static_cast<size_t>(detail::conv_patch_floats(g, t)));
+    float* rows = detail::scratch(rows_buf, static_cast<size_t>(p.ph * row));
+    const int64_t oy0 = py * p.sh, nrows = std::min(p.ph, g.oh - oy0);
+    for (int64_t r = 0; r < nrows; ++r)
+      detail::conv_forward_direct_row(g, x + n * g.h * g.w * g.c, wpack, t, b, act, oy0 + r,
+                                      rows + r * row, patch);
+    float* yrow = y + (n * p.oh + py) * p.ow * g.f;
+    for (int64_t px = 0; px < p.ow; ++px) {
+      float* yp = yrow + px * g.f;
+      std::fill(yp, yp + g.f, -std::numeric_limits<float>::infinity());
+      const int64_t ox0 = px * p.sw, ncols = std::min(p.pw, g.ow - ox0);
+      for (int64_t r = 0; r < nrows; ++r)
+        for (int64_t c = 0; c < ncols; ++c) {
+          const float* xp = rows + r * row + (ox0 + c) * g.f;
+          MOODNET_OMP(omp simd)
+          for (int64_t f = 0; f < g.f; ++f) yp[f] = std::max(yp[f], xp[f]);
+        }
+    }
+  }
 }
 
 // Stride-1 backward-data as a forward conv: dx = conv(dy, w'), w'(ky,kx,f,c) = w(KH-1-ky,

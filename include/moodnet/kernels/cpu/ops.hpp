@@ -38,6 +38,16 @@ struct ops<Cpu> : cpu::elementwise_ops {
     cpu::conv2d_forward_fused(g, x, w, b, act, y);
   }
 
+  // Inference fusion of Conv2D -> MaxPooling2D (Conv2D::call_max_pooled finds these by name;
+  // devices without them run the two layers apart). y:(N,POH,POW,F)
+  static bool conv2d_max_pool_applies(const ConvGeometry& g, const PoolGeometry& p) {
+    return cpu::conv2d_max_pool_applies(g, p);
+  }
+  static void conv2d_forward_max_pool(const ConvGeometry& g, const T* x, const T* w, const T* b,
+                                      Activation act, const PoolGeometry& p, T* y) {
+    cpu::conv2d_forward_max_pool(g, x, w, b, act, p, y);
+  }
+
   // dy:(N,OH,OW,F) w:(KH,KW,C,F) -> dx:(N,H,W,C)
   static void conv2d_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
     if (g.sh == 1 && g.sw == 1) return cpu::conv_backward_data_stride1(g, dy, w, dx);
