@@ -187,7 +187,7 @@ template <int MR, int NV, bool kUnitK, int kAI = 0>
 MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
   // Not with the RGB stride compiled in: there GCC 12 then interleaves the k steps'
   // broadcasts through scalar spills (a and d forward 0.80 -> 0.55 of oneDNN).
-  if (kAI == 0 && p.n == 16 * NV)
+  if (kAI != 3 && p.n == 16 * NV)
     detail::conv_micro_avx512_impl<MR, NV, kUnitK, kAI, true>(p);
   else
     detail::conv_micro_avx512_impl<MR, NV, kUnitK, kAI, false>(p);
