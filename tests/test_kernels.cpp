@@ -1088,17 +1088,18 @@ TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then poo
   using moodnet::cpu::Isa;
   const OneThread one_thread;
   Rng r(4242);
-  int fused = 0;
+  int fused = 0, fused_winograd4 = 0;
   for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
     if (!moodnet::cpu::detail::isa_supported(isa)) continue;
     moodnet::cpu::force_isa(isa);
     for (int i = 0; i < 60; ++i) {
-      // Mostly RGB and odd channel counts (direct convs); some 3x3 stride-1 convs over >= 16
-      // channels, which run Winograd and must be refused.
+      // Random convs (mostly direct), and a third 3x3 stride-1 convs over >= 16 channels, which
+      // run Winograd.
       ConvGeometry g = random_conv(r, false, 2 + i % 6);
-      if (i % 5 == 0)
-        g = ConvGeometry::make(2, r.uniform(6, 13), r.uniform(6, 20), 16, 3, 3, 1, 1, 16,
-                               Padding::same);
+      if (i % 3 == 0)  // Winograd: F(4x4) from 8x8 outputs, F(2x2) below
+        g = ConvGeometry::make(2, r.uniform(4, 19), r.uniform(4, 21), r.pick<int64_t>({16, 24}), 3,
+                               3, 1, 1, r.pick<int64_t>({16, 20, 32}),
+                               r.coin() ? Padding::same : Padding::valid);
       const int64_t ps = r.pick<int64_t>({1, 2, 2, 3});
       const Padding pool_pad = r.coin() ? Padding::valid : Padding::same;
       if (pool_pad == Padding::valid && (ps > g.oh || ps > g.ow)) continue;
@@ -1108,13 +1109,16 @@ TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then poo
       INFO(describe(g, false) << " pool " << ps << " " << moodnet::to_string(pool_pad) << " act "
                               << moodnet::to_string(act) << " isa " << to_string(isa));
       if (!CpuOps::conv2d_max_pool_applies(g, p)) {
-        // Refused only where the conv takes Winograd or is 1x1, or the windows do not start
-        // at the top-left corner.
-        CHECK((g.c >= 16 || (g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) || p.pad_top > 0 ||
-               p.pad_left > 0));
+        // Refused only where the conv is 1x1, runs Winograd F(2x2) or F(4x4) under other than
+        // 2x2 windows, or the windows do not start at the top-left corner.
+        CHECK(((g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) ||
+               (moodnet::cpu::winograd_applies(g) &&
+                (!moodnet::cpu::winograd4_applies(g) || ps != 2)) ||
+               p.pad_top > 0 || p.pad_left > 0));
         continue;
       }
       ++fused;
+      fused_winograd4 += moodnet::cpu::winograd4_applies(g);
       const F x = random_floats(g.n * g.h * g.w * g.c, 900 + uint64_t(i), -4, 4),
               w = random_floats(g.kh * g.kw * g.c * g.f, 1000 + uint64_t(i)),
               b = random_floats(g.f, 1100 + uint64_t(i));
@@ -1129,5 +1133,6 @@ TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then poo
     }
   }
   moodnet::cpu::force_isa(std::nullopt);
-  CHECK(fused > 60);  // the sweep reached the fused kernel on most cases
+  CHECK(fused > 60);  // the sweep reached the fused kernels on most cases
+  CHECK(fused_winograd4 > 10);
 }

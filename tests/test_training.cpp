@@ -407,9 +407,9 @@ TEST_CASE("training: predict is const and gives the same answer from several thr
 
 TEST_CASE("training: predict's fused Conv2D -> MaxPooling2D gives the layers' own outputs",
           "[training]") {
-  // RGB and one-channel convs run direct, so predict fuses each with the pool after it (the
-  // last pool with 'same' windows over an odd size); the 16-channel 3x3 conv runs Winograd and
-  // its pool stays a layer of its own.
+  // The RGB conv runs direct, the 16-channel 3x3 one Winograd F(4x4), the 2x2 one direct
+  // again: predict fuses each with the pool after it (the last with 3x3 'same' windows over an
+  // odd size).
   Model<Cpu> m(Shape{23, 26, 3}, 7);
   m.add(Conv2D<Cpu>({.filters = 16, .activation = Activation::relu}));
   m.add(MaxPooling2D<Cpu>());

@@ -278,15 +278,17 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
   conv_forward_direct(gr, x, wpack, t, b, act, y);
 }
 
-// Conv2D -> MaxPooling2D fused for inference, where the conv runs direct (not Winograd, whose
-// tiles span 4 or 2 output rows; not 1x1) and the pool windows tile the conv output from its
-// top-left corner (stride = pool size, no padding before). The conv output of an RGB first
-// layer is the largest tensor of a network (seed002: 132 MB at batch 32) and the pool reads it
-// straight back; here each pooled row's conv rows stay in a per-thread buffer instead.
+// Conv2D -> MaxPooling2D fused for inference, where the pool windows tile the conv output from
+// its top-left corner (stride = pool size, no padding before) and the conv runs direct (not
+// 1x1), or runs Winograd F(4x4) under 2x2 windows. The conv output of an RGB first layer is the
+// largest tensor of a network (seed002: 132 MB at batch 32) and the pool reads it straight
+// back; here each pooled row's conv rows stay in a per-thread buffer instead (direct), or each
+// 4x4 output tile is pooled as it is transformed (Winograd). F(2x2) convs are not fused.
 inline bool conv2d_max_pool_applies(const ConvGeometry& g, const PoolGeometry& p) {
-  return !winograd4_applies(g) && !winograd_applies(g) && !is_pointwise(g) && p.n == g.n &&
-         p.h == g.oh && p.w == g.ow && p.c == g.f && p.ph == p.sh && p.pw == p.sw &&
-         p.pad_top == 0 && p.pad_left == 0 && p.oh > 0 && p.ow > 0;
+  const bool windows = p.n == g.n && p.h == g.oh && p.w == g.ow && p.c == g.f && p.ph == p.sh &&
+                       p.pw == p.sw && p.pad_top == 0 && p.pad_left == 0 && p.oh > 0 && p.ow > 0;
+  if (winograd4_applies(g)) return windows && p.ph == 2 && p.pw == 2;
+  return windows && !winograd_applies(g) && !is_pointwise(g);
 }
 
 // y:(N,POH,POW,F) = maxpool_p(act(conv(x:(N,H,W,C), w:(KH,KW,C,F)) + b)): the same values as
@@ -299,6 +301,7 @@ inline void conv2d_forward_max_pool(const ConvGeometry& g, const float* x, const
                 "x", p.pw, " / ", p.sh, "x", p.sw, " or the conv do not fit the fused path");
   MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
                 "conv2d_forward_max_pool: activation ", to_string(act), " cannot be fused");
+  if (winograd4_applies(g)) return conv_forward_winograd4_max_pool(g, x, w, b, act, p, y);
   const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, g.ow);
   const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
   static thread_local std::vector<float> wpack_buf;

@@ -57,8 +57,8 @@ struct WinogradTiles {
     }                                                                                           \
     target static void output(const ConvGeometry& g, const float* m, int64_t t0, int64_t count, \
                               int64_t ldm, const float* bias, Activation act, float* sink,      \
-                              float* tmp, float* y) {                                           \
-      W::output(g, m, t0, count, ldm, bias, act, sink, tmp, y);                                 \
+                              float* tmp, float* y, const PoolGeometry* pool) {                 \
+      W::output(g, m, t0, count, ldm, bias, act, sink, tmp, y, pool);                           \
     }                                                                                           \
     target static void grad_output(const ConvGeometry& g, const float* dy, int64_t t0,          \
                                    int64_t count, int64_t ldm, const float* zeros, float* tmp,  \
@@ -83,7 +83,7 @@ struct WinogradKernels {
                              const float*, float*, float*);
   Transform input = nullptr, grad_output = nullptr;
   void (*output)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t, const float*,
-                 Activation, float*, float*, float*) = nullptr;
+                 Activation, float*, float*, float*, const PoolGeometry*) = nullptr;
 };
 
 template <class W, template <class> class On>
@@ -128,10 +128,10 @@ void winograd_weights(int64_t c, int64_t f, int64_t nr, const float* w, float* u
 }
 
 // y:(N,OH,OW,F) = act(conv3x3 stride 1 (x:(N,H,W,C), w:(3,3,C,F)) + b), any padding, on W's
-// tiles.
+// tiles; with `pool` (W = Winograd4 only), y:(N,POH,POW,F) is that output max-pooled.
 template <class W>
 void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                      Activation act, float* y) {
+                      Activation act, float* y, const PoolGeometry* pool = nullptr) {
   const Isa isa = active_isa();
   const ConvTile t = winograd_gemm_tile(isa, g.f, g.c);
   const int64_t MR = t.MR, NR = t.NR, strips = (g.f + NR - 1) / NR;
@@ -178,7 +178,7 @@ for (int64_t bi = 0; bi < blocks; ++bi) {
         t.micro(p);
       }
     }
-  k.output(g, m, t0, count, block, b ? b : no_bias, act, sink, tmp, y);
+  k.output(g, m, t0, count, block, b ? b : no_bias, act, sink, tmp, y, pool);
 }
 }
 
@@ -234,7 +234,8 @@ struct Winograd2 {
   // and the channel loop vectorises.
   MOODNET_ALWAYS_INLINE static void output(const ConvGeometry& g, const float* m, int64_t t0,
                                            int64_t count, int64_t ldm, const float* bias,
-                                           Activation act, float* sink, float* /*tmp*/, float* y) {
+                                           Activation act, float* sink, float* /*tmp*/, float* y,
+                                           const PoolGeometry* /*pool: only Winograd4 pools*/) {
     const WinogradTiles<2> tiles(g);
     const int64_t f = g.f, xs = ldm * f;
     // Clamping to [lo, hi] with selects (no branches): linear is [-inf, inf].

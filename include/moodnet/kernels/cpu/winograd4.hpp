@@ -125,10 +125,13 @@ struct Winograd4 {
 
   // y for the tiles [t0, t0 + count) from M[xi][j][f] (row stride ldm tiles per xi). Outputs
   // past the image's last row or column go to `sink` (F floats), so every store is unconditional
-  // and the channel loop vectorises. tmp: 24 * F floats of scratch (A^T M, in L1).
+  // and the channel loop vectorises. tmp: 24 * F floats of scratch (A^T M, in L1), 32 * F with
+  // `pool`: then y is the output max-pooled by 2x2 windows (stride 2, from the top-left corner;
+  // a 4x4 tile holds whole windows), each pair of tile rows pooled from tmp as it is done.
   MOODNET_ALWAYS_INLINE static void output(const ConvGeometry& g, const float* m, int64_t t0,
                                            int64_t count, int64_t ldm, const float* bias,
-                                           Activation act, float* sink, float* tmp, float* y) {
+                                           Activation act, float* sink, float* tmp, float* y,
+                                           const PoolGeometry* pool = nullptr) {
     const WinogradTiles<4> tiles(g);
     const int64_t f = g.f, xs = ldm * f;
     // Clamping to [lo, hi] with selects (no branches): linear is [-inf, inf].
@@ -144,12 +147,13 @@ struct Winograd4 {
         for (int64_t k = 0; k < f; ++k)
           winograd4_at(m0[k], m1[k], m2[k], m3[k], m4[k], m5[k], w0[k], w1[k], w2[k], w3[k]);
       }
+      float* rows = tmp + 24 * f;    // with pool: rows r - r % 2 and r of the tile, 4 columns each
       for (int r = 0; r < 4; ++r) {  // (A^T M) A, row r -> y row oy + r
         float* yo[4];
         for (int col = 0; col < 4; ++col)
-          yo[col] = oy + r < g.oh && ox + col < g.ow
-                        ? y + ((n * g.oh + oy + r) * g.ow + ox + col) * f
-                        : sink;
+          yo[col] = oy + r >= g.oh || ox + col >= g.ow ? sink
+                    : pool                             ? rows + ((r % 2) * 4 + col) * f
+                           : y + ((n * g.oh + oy + r) * g.ow + ox + col) * f;
         const float* __restrict w = tmp + r * 6 * f;
         float* __restrict y0 = yo[0], * __restrict y1 = yo[1], * __restrict y2 = yo[2], * __restrict y3 = yo[3];
         MOODNET_OMP(omp simd)
@@ -164,7 +168,30 @@ struct Winograd4 {
           y0[k] = o0 > hi ? hi : o0, y1[k] = o1 > hi ? hi : o1, y2[k] = o2 > hi ? hi : o2;
           y3[k] = o3 > hi ? hi : o3;
         }
+        if (pool && r % 2 == 1) max_pool_rows(g, *pool, n, oy + r - 1, ox, rows, y);
       }
+    }
+  }
+
+  // The 2x2 windows over output rows oy, oy + 1 and columns ox .. ox + 3, held in rows
+  // ((row - oy) * 4 + col - ox) * F, into the pooled y; windows past the pooled output are
+  // dropped, outputs past the conv output are skipped. Max in the pool kernel's order.
+  MOODNET_ALWAYS_INLINE static void max_pool_rows(const ConvGeometry& g, const PoolGeometry& p,
+                                                  int64_t n, int64_t oy, int64_t ox,
+                                                  const float* rows, float* y) {
+    const int64_t f = g.f, py = oy / 2;
+    if (py >= p.oh) return;
+    for (int64_t pc = 0; pc < 2; ++pc) {
+      const int64_t px = ox / 2 + pc;
+      if (px >= p.ow) break;
+      float* __restrict yp = y + ((n * p.oh + py) * p.ow + px) * f;
+      std::fill(yp, yp + f, -__builtin_inff());
+      for (int64_t r = 0; r < 2 && oy + r < g.oh; ++r)
+        for (int64_t c = 2 * pc; c < 2 * pc + 2 && ox + c < g.ow; ++c) {
+          const float* __restrict xp = rows + (r * 4 + c) * f;
+          MOODNET_OMP(omp simd)
+          for (int64_t k = 0; k < f; ++k) yp[k] = std::max(yp[k], xp[k]);
+        }
     }
   }
 
@@ -189,6 +216,14 @@ struct Winograd4 {
 inline void conv_forward_winograd4(const ConvGeometry& g, const float* x, const float* w,
                                    const float* b, Activation act, float* y) {
   detail::winograd_forward<detail::Winograd4>(g, x, w, b, act, y);
+}
+
+// The same, max-pooled by 2x2 windows of stride 2 from the top-left corner (p: 'valid', or
+// 'same' over an odd size): y:(N,POH,POW,F).
+inline void conv_forward_winograd4_max_pool(const ConvGeometry& g, const float* x, const float* w,
+                                            const float* b, Activation act, const PoolGeometry& p,
+                                            float* y) {
+  detail::winograd_forward<detail::Winograd4>(g, x, w, b, act, y, &p);
 }
 
 }  // namespace moodnet::cpu
