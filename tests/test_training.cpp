@@ -408,15 +408,15 @@ TEST_CASE("training: predict is const and gives the same answer from several thr
 TEST_CASE("training: predict's fused Conv2D -> MaxPooling2D gives the layers' own outputs",
           "[training]") {
   // The RGB conv runs direct, the 16-channel 3x3 one Winograd F(4x4), the 2x2 one direct
-  // again: predict fuses each with the pool after it (the last with 3x3 'same' windows over an
-  // odd size).
+  // again: predict fuses each with the pool after it (the last with 'same' windows over an odd
+  // width: 4 x 5 -> 2 x 3).
   Model<Cpu> m(Shape{23, 26, 3}, 7);
   m.add(Conv2D<Cpu>({.filters = 16, .activation = Activation::relu}));
   m.add(MaxPooling2D<Cpu>());
   m.add(Conv2D<Cpu>({.filters = 16, .padding = Padding::same, .activation = Activation::relu}));
   m.add(MaxPooling2D<Cpu>());
   m.add(Conv2D<Cpu>({.filters = 5, .kernel_size = 2, .activation = Activation::relu6}));
-  m.add(MaxPooling2D<Cpu>({.pool_size = 3, .padding = Padding::same}));
+  m.add(MaxPooling2D<Cpu>({.padding = Padding::same}));
   m.add(Flatten<Cpu>());
   m.add(Dense<Cpu>({.units = 1, .activation = Activation::sigmoid}));
   Tensor<Cpu> x(Shape{5, 23, 26, 3});
