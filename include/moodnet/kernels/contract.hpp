@@ -28,6 +28,9 @@
 //   bce_from_logits(n, z, t, dz, grad_scale) -> sum of losses; bce_from_probabilities(...)
 //   softmax_cce(rows, k, logits, t, dz, grad_scale) -> sum of losses
 //   sgd_update, rmsprop_update, adam_update (see optim/optimizers.hpp for the formulas)
+// Optional (layers look for them with a requires-expression and run the plain ops otherwise):
+//   conv2d_max_pool_applies(g, p) -> bool, conv2d_forward_max_pool(g, x, w, b|null, act, p, y)
+//   a conv then max pool p in one pass, y:(N,POH,POW,F) (Cpu: kernels/cpu/conv.hpp)
 #pragma once
 
 #include <cstdint>
