@@ -85,15 +85,17 @@ int main(int argc, char** argv) {
     (void)lr;
     if (keep) t_loss.push_back(ms(t0, Clock::now()));
     const Tensor<Cpu>* dy = &dy_top;
+    // As Model::backward: a ReLU folded into the next layer's backward is not applied twice.
+    std::vector<bool> preactivation(L);
+    for (size_t i = 0; i < L; ++i)
+      preactivation[i] =
+          (i == L - 1 && lr.grad_is_preactivation) || model.layer_grad_is_preactivation(i);
     for (size_t i = L; i-- > 0;) {
       const Tensor<Cpu>* in = i == 0 ? &x : &outs[i - 1];
       const Tensor<Cpu>* ins[] = {in};
       Tensor<Cpu>* dxs[] = {i == 0 ? nullptr : &grads[i]};
       t0 = Clock::now();
-      // As Model::backward: a ReLU folded into the next layer's backward is not applied twice.
-      const bool preactivation =
-          (i == L - 1 && lr.grad_is_preactivation) || model.layer_grad_is_preactivation(i);
-      model.layer(i).backward(ins, outs[i], *dy, dxs, preactivation);
+      model.layer(i).backward(ins, outs[i], *dy, dxs, preactivation[i]);
       if (keep) bwd[i].push_back(ms(t0, Clock::now()));
       dy = &grads[i];
     }

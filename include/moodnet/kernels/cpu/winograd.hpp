@@ -132,6 +132,13 @@ void winograd_weights(int64_t c, int64_t f, int64_t nr, const float* w, float* u
 template <class W>
 void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* b,
                       Activation act, float* y, const PoolGeometry* pool = nullptr) {
+  // Only F(4x4)'s output transform pools (a 4x4 tile holds whole 2x2 windows); any other would
+  // write the unpooled output into the pooled buffer.
+  MOODNET_CHECK(!pool || (W::tile == 4 && pool->ph == 2 && pool->pw == 2 && pool->sh == 2 &&
+                          pool->sw == 2 && pool->pad_top == 0 && pool->pad_left == 0 &&
+                          pool->h == g.oh && pool->w == g.ow && pool->c == g.f),
+                "winograd_forward: these tiles cannot pool ", pool ? pool->ph : 0, "x",
+                pool ? pool->pw : 0, " windows");
   const Isa isa = active_isa();
   const ConvTile t = winograd_gemm_tile(isa, g.f, g.c);
   const int64_t MR = t.MR, NR = t.NR, strips = (g.f + NR - 1) / NR;
