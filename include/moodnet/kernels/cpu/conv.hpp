@@ -245,6 +245,25 @@ inline int64_t conv_patch_floats(const ConvGeometry& g, const ConvTile& t) {
 
 }  // namespace detail
 
+namespace detail {
+
+// The direct path's tile for g and w:(KH,KW,C,F) packed into its strips, in a buffer of the
+// calling thread (valid until its next call).
+struct DirectWeights {
+  ConvTile t;
+  const float* wpack;
+};
+inline DirectWeights direct_weights(const ConvGeometry& g, const float* w) {
+  const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, as_single_row(g).ow);
+  const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
+  static thread_local std::vector<float> wpack_buf;
+  float* wpack = scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
+  pack_weight_strips(kkc, g.f, t.NR, w, wpack);
+  return {t, wpack};
+}
+
+}  // namespace detail
+
 // y:(N,OH,OW,F) = act(conv(x:(N,H,W,C), packed w) + b), output row by output row.
 inline void conv_forward_direct(const ConvGeometry& g, const float* x, const float* wpack,
                                 const ConvTile& t, const float* b, Activation act, float* y) {
@@ -269,13 +288,8 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
                 "conv2d_forward_fused: activation ", to_string(act), " cannot be fused");
   if (winograd4_applies(g)) return conv_forward_winograd4(g, x, w, b, act, y);
   if (winograd_applies(g)) return conv_forward_winograd(g, x, w, b, act, y);
-  const ConvGeometry gr = as_single_row(g);
-  const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, gr.ow);
-  const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
-  static thread_local std::vector<float> wpack_buf;
-  float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
-  pack_weight_strips(kkc, g.f, t.NR, w, wpack);
-  conv_forward_direct(gr, x, wpack, t, b, act, y);
+  const detail::DirectWeights dw = detail::direct_weights(g, w);
+  conv_forward_direct(as_single_row(g), x, dw.wpack, dw.t, b, act, y);
 }
 
 // Conv2D -> MaxPooling2D fused for inference, where the pool windows tile the conv output from
@@ -302,11 +316,10 @@ inline void conv2d_forward_max_pool(const ConvGeometry& g, const float* x, const
   MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
                 "conv2d_forward_max_pool: activation ", to_string(act), " cannot be fused");
   if (winograd4_applies(g)) return conv_forward_winograd4_max_pool(g, x, w, b, act, p, y);
-  const ConvTile t = conv_forward_tile(active_isa(), g.f, g.sw * g.c, g.ow);
-  const int64_t kkc = g.kh * g.kw * g.c, strips = (g.f + t.NR - 1) / t.NR;
-  static thread_local std::vector<float> wpack_buf;
-  float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
-  pack_weight_strips(kkc, g.f, t.NR, w, wpack);
+  const detail::DirectWeights dw = detail::direct_weights(g, w);
+  const ConvTile& t = dw.t;
+  const float* wpack = dw.wpack;
+  const int64_t kkc = g.kh * g.kw * g.c;
   const int64_t row = g.ow * g.f;  // floats per conv output row
   const bool par = g.n * g.oh * g.ow * g.f * kkc > (1 << 18);
   (void)par;  // only read by the OpenMP pragma
@@ -344,7 +357,7 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
   gt.oh = g.h, gt.ow = g.w, gt.f = g.c;
   gt.pad_top = g.kh - 1 - g.pad_top, gt.pad_left = g.kw - 1 - g.pad_left;
   const int64_t kkc = g.kh * g.kw * g.f;
-  static thread_local std::vector<float> flipped_buf, wpack_buf;
+  static thread_local std::vector<float> flipped_buf;
   float* flipped = detail::scratch(flipped_buf, static_cast<size_t>(kkc * g.c));
   for (int64_t ky = 0; ky < g.kh; ++ky)
     for (int64_t kx = 0; kx < g.kw; ++kx)
@@ -356,12 +369,8 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
     return conv_forward_winograd4(gt, dy, flipped, nullptr, Activation::linear, dx);
   if (winograd_applies(gt))
     return conv_forward_winograd(gt, dy, flipped, nullptr, Activation::linear, dx);
-  gt = as_single_row(gt);
-  const ConvTile t = conv_forward_tile(active_isa(), gt.f, gt.c, gt.ow);
-  const int64_t strips = (gt.f + t.NR - 1) / t.NR;
-  float* wpack = detail::scratch(wpack_buf, static_cast<size_t>(strips * kkc * t.NR));
-  pack_weight_strips(kkc, gt.f, t.NR, flipped, wpack);
-  conv_forward_direct(gt, dy, wpack, t, nullptr, Activation::linear, dx);
+  const detail::DirectWeights dw = detail::direct_weights(gt, flipped);
+  conv_forward_direct(as_single_row(gt), dy, dw.wpack, dw.t, nullptr, Activation::linear, dx);
 }
 
 // acc:(KH*KW*C, F) += sum over the pixels of one image of patch^T * dy, read in place from a
