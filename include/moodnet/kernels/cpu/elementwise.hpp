@@ -33,19 +33,44 @@ MOODNET_ALWAYS_INLINE void max_pool_forward_image(const PoolGeometry& p, const f
     }
 }
 
+// Window (oy, ox) of one image, for windows that overlap no other: writes dx at the inputs it
+// covers (dy at the first maximum in row-major order, 0 elsewhere); `done` is C floats of scratch.
+MOODNET_ALWAYS_INLINE void max_pool_backward_window(const PoolGeometry& p, int64_t oy, int64_t ox,
+                                                    const float* x, const float* y, const float* dy,
+                                                    float* dx, float* done, int mask) {
+  const float* yp = y + (oy * p.ow + ox) * p.c;
+  const float* dyp = dy + (oy * p.ow + ox) * p.c;
+  std::fill(done, done + p.c, 0.0f);
+  const int64_t iy0 = oy * p.sh - p.pad_top, ix0 = ox * p.sw - p.pad_left;
+  for (int64_t iy = std::max<int64_t>(iy0, 0); iy < std::min(iy0 + p.ph, p.h); ++iy)
+    for (int64_t ix = std::max<int64_t>(ix0, 0); ix < std::min(ix0 + p.pw, p.w); ++ix) {
+      const float* xp = x + (iy * p.w + ix) * p.c;
+      float* dxp = dx + (iy * p.w + ix) * p.c;
+      MOODNET_OMP(omp simd)
+      for (int64_t c = 0; c < p.c; ++c) {
+        const bool take = done[c] == 0.0f && xp[c] == yp[c];
+        const bool live = mask == 0 || (yp[c] > 0.0f && (mask == 1 || yp[c] < 6.0f));
+        dxp[c] = take && live ? dyp[c] : 0.0f;
+        done[c] = take ? 1.0f : done[c];
+      }
+    }
+}
+
 // One image: dx:(H,W,C) gets each dy at the first window position (row-major) holding the max,
 // as the naive kernel does; `done` is C floats of scratch. mask 1 (ReLU) or 2 (ReLU6) passes dy
 // only where that activation's derivative at the max is 1 (the naive kernel's input_act).
 MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const float* x,
                                                    const float* y, const float* dy, float* dx,
                                                    float* done, int mask) {
-  if (p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 && p.pad_top == 0 && p.pad_left == 0 &&
-      2 * p.oh <= p.h && 2 * p.ow <= p.w) {
+  if (p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 && p.pad_top == 0 && p.pad_left == 0) {
     // The common 2x2/2 pool: windows tile the input, so every covered input is written once
     // (no zero fill, no read-modify-write); the first maximum in row-major order takes dy.
+    // Windows [0, fy) x [0, fx) are whole; 'same' on an odd H or W adds a last row or column
+    // of windows the padding cuts to one input row or column.
     const int64_t c = p.c, row = p.w * c;
-    for (int64_t oy = 0; oy < p.oh; ++oy)
-      for (int64_t ox = 0; ox < p.ow; ++ox) {
+    const int64_t fy = std::min(p.oh, p.h / 2), fx = std::min(p.ow, p.w / 2);
+    for (int64_t oy = 0; oy < fy; ++oy)
+      for (int64_t ox = 0; ox < fx; ++ox) {
         const float* yp = y + (oy * p.ow + ox) * c;
         const float* dyp = dy + (oy * p.ow + ox) * c;
         const float* x0 = x + (2 * oy * p.w + 2 * ox) * c;
@@ -65,9 +90,12 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const 
           d0[row + c + i] = t11 ? g : 0.0f;
         }
       }
+    for (int64_t oy = 0; oy < p.oh; ++oy)
+      for (int64_t ox = oy < fy ? fx : 0; ox < p.ow; ++ox)
+        max_pool_backward_window(p, oy, ox, x, y, dy, dx, done, mask);
     // Inputs no window covers (an odd last row or column under 'valid') get no gradient.
     for (int64_t iy = 0; iy < p.h; ++iy) {
-      const int64_t from = iy < 2 * p.oh ? 2 * p.ow : 0;
+      const int64_t from = iy < 2 * p.oh ? std::min(2 * p.ow, p.w) : 0;
       std::fill(dx + (iy * p.w + from) * c, dx + (iy + 1) * row, 0.0f);
     }
     return;
