@@ -481,6 +481,11 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
   for (const auto& [kw, ch] : {std::pair<int64_t, int64_t>{1, 9}, {9, 1}})
     check_conv(ConvGeometry::make(2, 12, 17, ch, 3, kw, 1, 1, 7, Padding::same), false, true, true,
                seed += 10);
+  // Rows of 9 floats 3 apart also come from 1 x 9 one-channel kernels at horizontal stride 3:
+  // the RGB forward tile's addressing (pixel i, tap k at 3 * i + k) holds for them too. 20
+  // filters: a full and a partial 16-filter half.
+  check_conv(ConvGeometry::make(2, 12, 50, 1, 3, 9, 1, 3, 20, Padding::same), false, true, true,
+             seed += 10);
 }
 
 TEST_CASE("kernels: max and average pooling against the reference") {

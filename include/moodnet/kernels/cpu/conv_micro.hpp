@@ -119,6 +119,33 @@ MOODNET_TARGET_AVX2 inline void conv_micro_avx2(const ConvMicroArgs& p) {
 }
 
 namespace detail {
+// c rows i < m, columns under mask: (accumulate ? c : 0) + acc [+ bias] [relu/relu6].
+template <int MR, int NV>
+[[gnu::always_inline]] MOODNET_TARGET_AVX512 inline void conv_micro_avx512_store(
+    const m512 (&acc)[MR][NV], const mmask16 (&mask)[NV], const ConvMicroArgs& p) {
+  const m512 zero = mm512_setzero_ps(), six = mm512_set1_ps(6.0f);
+  m512 bias[NV];
+  MOODNET_UNROLL
+  for (int v = 0; v < NV; ++v)
+    bias[v] = p.bias ? mm512_maskz_loadu_ps(mask[v], p.bias + 16 * v) : zero;
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    if (i >= p.m) break;
+    float* ci = p.c + i * p.ldc;
+    MOODNET_UNROLL
+    for (int v = 0; v < NV; ++v) {
+      m512 r = acc[i][v];
+      if (p.accumulate) r = mm512_add_ps(mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
+      r = mm512_add_ps(r, bias[v]);
+      if (p.act == Activation::relu)
+        r = mm512_maskz_max_ps(0xFFFF, r, zero);  // maskz: GCC 12 warns on the unmasked max
+      if (p.act == Activation::relu6)
+        r = mm512_maskz_min_ps(0xFFFF, mm512_maskz_max_ps(0xFFFF, r, zero), six);
+      mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
+    }
+  }
+}
+
 // The AVX-512 tile below; kFullN: p.n == 16 * NV, so B rows load unmasked (a zero-masked load
 // cost the 6 x 64 tile 13 % in L1 on host C, Intel: 141 -> 161 GF/s at k = 64).
 template <int MR, int NV, bool kUnitK, int kAI, bool kFullN>
@@ -157,27 +184,7 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_impl(const ConvMicroArgs& p)
       }
     }
   }
-  const m512 zero = mm512_setzero_ps(), six = mm512_set1_ps(6.0f);
-  m512 bias[NV];
-  MOODNET_UNROLL
-  for (int v = 0; v < NV; ++v)
-    bias[v] = p.bias ? mm512_maskz_loadu_ps(mask[v], p.bias + 16 * v) : zero;
-  MOODNET_UNROLL
-  for (int i = 0; i < MR; ++i) {
-    if (i >= p.m) break;
-    float* ci = p.c + i * p.ldc;
-    MOODNET_UNROLL
-    for (int v = 0; v < NV; ++v) {
-      m512 r = acc[i][v];
-      if (p.accumulate) r = mm512_add_ps(mm512_maskz_loadu_ps(mask[v], ci + 16 * v), r);
-      r = mm512_add_ps(r, bias[v]);
-      if (p.act == Activation::relu)
-        r = mm512_maskz_max_ps(0xFFFF, r, zero);  // maskz: GCC 12 warns on the unmasked max
-      if (p.act == Activation::relu6)
-        r = mm512_maskz_min_ps(0xFFFF, mm512_maskz_max_ps(0xFFFF, r, zero), six);
-      mm512_mask_storeu_ps(ci + 16 * v, mask[v], r);
-    }
-  }
+  conv_micro_avx512_store<MR, NV>(acc, mask, p);
 }
 
 }  // namespace detail
@@ -191,6 +198,66 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
     detail::conv_micro_avx512_impl<MR, NV, kUnitK, kAI, true>(p);
   else
     detail::conv_micro_avx512_impl<MR, NV, kUnitK, kAI, false>(p);
+}
+
+// Forward of a 3x3 stride-1 conv over 3 input channels (the RGB first layers), MR pixels x 16
+// filters. There A(q, i, k) = a[q * a_q + 3 * i + k] for k < 9: input column j (3 floats) is
+// tap kx = j - i of pixel i, so one broadcast of it feeds the FMAs of pixels j, j - 1 and j - 2
+// with the weights of taps 0, 1, 2 held in registers: MR + 5 loads per 3 * MR FMAs, where the
+// generic tile loads once per FMA (with 14 broadcasts per 14 FMAs the load ports, not the FMA
+// units, bound it). Each accumulator sums its taps in (kernel row, channel, kx) order.
+namespace detail {
+template <int MR, bool kFullN>
+MOODNET_TARGET_AVX512 inline void conv_micro_avx512_rgb3x3_impl(const ConvMicroArgs& p) {
+  m512 acc[MR][1];
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i) acc[i][0] = mm512_setzero_ps();
+  MOODNET_UNROLL
+  for (int i = 0; i < MR; ++i)
+    if (i < p.m) __builtin_prefetch(p.c + i * p.ldc, 1, 3);
+  const mmask16 mask[1] = {first_lanes16(p.n)};
+  for (int64_t q = 0; q < p.nq; ++q) {
+    const float* a = p.a + q * p.a_q;
+    const float* b = p.b + q * p.b_q;
+    MOODNET_UNROLL
+    for (int c = 0; c < 3; ++c) {
+      m512 w[3];
+      MOODNET_UNROLL
+      for (int kx = 0; kx < 3; ++kx) {
+        const float* bk = b + (kx * 3 + c) * p.b_k;
+        w[kx] = kFullN ? mm512_loadu_ps(bk) : mm512_maskz_loadu_ps(mask[0], bk);
+      }
+      MOODNET_UNROLL
+      for (int j = 0; j < MR + 2; ++j) {
+        const m512 x = mm512_set1_ps(a[3 * j + c]);
+        MOODNET_UNROLL
+        for (int kx = 0; kx < 3; ++kx)
+          if (j - kx >= 0 && j - kx < MR) acc[j - kx][0] = mm512_fmadd_ps(x, w[kx], acc[j - kx][0]);
+      }
+    }
+  }
+  conv_micro_avx512_store<MR, 1>(acc, mask, p);
+}
+}  // namespace detail
+
+// The RGB forward tiles: MR x (16 * NV). Other kernel widths at the same row stride (a_i = 3:
+// 1x1 or 5x5 over RGB, rare) take the tile without a compiled-in stride rather than one more
+// instance; 32 filters run as two 16-filter halves (14 x 32 accumulators and six weight
+// registers would not fit the register file).
+template <int MR, int NV>
+MOODNET_TARGET_AVX512 inline void conv_micro_avx512_rgb3x3(const ConvMicroArgs& p) {
+  if (p.nk != 9) return conv_micro_avx512<MR, NV, true>(p);
+  ConvMicroArgs h = p;
+  MOODNET_UNROLL
+  for (int v = 0; v < NV; ++v) {
+    h.n = std::min(16, p.n - 16 * v);
+    if (h.n <= 0) break;
+    h.b = p.b + 16 * v, h.c = p.c + 16 * v, h.bias = p.bias ? p.bias + 16 * v : nullptr;
+    if (h.n == 16)
+      detail::conv_micro_avx512_rgb3x3_impl<MR, true>(h);
+    else
+      detail::conv_micro_avx512_rgb3x3_impl<MR, false>(h);
+  }
 }
 
 // Backward-weights of a 3x3 conv over 3 input channels (the RGB first layers): the 9 taps of
@@ -271,6 +338,9 @@ inline int best_mr(int64_t rows, std::initializer_list<int> candidates) {
 #if MOODNET_SGEMM_X86
 template <int kAI>
 ConvTile avx512_tile14(int64_t f) {
+  if constexpr (kAI == 3)
+    return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512_rgb3x3<14, 1>}
+                   : ConvTile{14, 32, &conv_micro_avx512_rgb3x3<14, 2>};
   return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, kAI>}
                  : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, kAI>};
 }
