@@ -956,7 +956,11 @@ TEST_CASE(
                         {1, 8, 8, 16, 16, s},
                         // F(4x4) weight gradient (C * F >= 1024): more tiles than a block
                         {1, 10, 14, 24, 48, v},
-                        {3, 21, 22, 32, 32, s}};
+                        {3, 21, 22, 32, 32, s},
+                        // Weight-gradient GEMM rows (C) on 8-row tiles (F in whole 32-filter
+                        // strips): C = 16 (two tiles), C = 40 (five)
+                        {2, 13, 11, 16, 64, v},
+                        {1, 12, 10, 40, 32, s}};
   for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
     if (!moodnet::cpu::detail::isa_supported(isa)) continue;
     moodnet::cpu::force_isa(isa);

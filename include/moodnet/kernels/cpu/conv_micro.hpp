@@ -455,4 +455,20 @@ inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row,
   }
 }
 
+// Winograd weight-gradient GEMM tiles (winograd_grad.hpp): dU(C, F) += V^T dM, so the rows are
+// the C input channels and the row count is picked to fill them: 16 or 32 channels on a 14-row
+// tile left 43 % or 24 % of its FMAs on padding rows. Shapes e (C = 16) and c (C = 32) against
+// oneDNN on PERFORMANCE.md's host C, 2 alternated runs: 1 thread e 0.80-0.82 -> 0.91, c
+// 1.22-1.42 -> 1.30-1.31; 2 threads e 0.84-0.85 -> 0.97-1.05, c 1.25 -> 1.33-1.34.
+// Only where F fills whole strips (the unmasked instance alone: cpu_conv.cpp's compile time).
+inline ConvTile winograd_weights_tile(Isa isa, int64_t f, int64_t c) {
+#if MOODNET_SGEMM_X86
+  if (isa == Isa::avx512 && detail::best_mr(c, {14, 12, 8}) == 8) {
+    if (f == 16) return {8, 16, &detail::conv_micro_avx512_impl<8, 1, false, 0, true>};
+    if (f % 32 == 0) return {8, 32, &detail::conv_micro_avx512_impl<8, 2, false, 0, true>};
+  }
+#endif
+  return conv_weights_tile(isa, f, c);
+}
+
 }  // namespace moodnet::cpu

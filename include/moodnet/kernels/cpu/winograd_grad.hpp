@@ -44,7 +44,7 @@ template <class W>
 void winograd_backward_params(const ConvGeometry& g, const float* x, const float* dy, float* dw,
                               float* db) {
   const Isa isa = active_isa();
-  const ConvTile t = conv_weights_tile(isa, g.f, 0);
+  const ConvTile t = winograd_weights_tile(isa, g.f, g.c);
   const int64_t MR = t.MR, NR = t.NR, strips = (g.f + NR - 1) / NR;
   const WinogradKernels k = winograd_kernels<W>(isa);
   const int64_t per_image = WinogradTiles<W::tile>(g).per_image();
