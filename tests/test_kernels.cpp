@@ -466,6 +466,8 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
       {3, 17, 23, 3, 3, 2, 5, s, false},
       {2, 30, 19, 3, 3, 1, 12, v, false},
       {2, 9, 40, 3, 3, 1, 16, s, false},
+      // Three filters: backward-data is a forward conv over 3 channels, on the RGB forward tile.
+      {2, 11, 37, 8, 3, 1, 3, v, false},
       // Images smaller than a weight-gradient tile of taps (5 floats, 14 rows): a short tile of
       // the second-to-last image would read past the batch (caught under AddressSanitizer).
       {3, 1, 5, 1, 1, 1, 3, v, false},
@@ -481,10 +483,11 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
   for (const auto& [kw, ch] : {std::pair<int64_t, int64_t>{1, 9}, {9, 1}})
     check_conv(ConvGeometry::make(2, 12, 17, ch, 3, kw, 1, 1, 7, Padding::same), false, true, true,
                seed += 10);
-  // Rows of 9 floats 3 apart also come from 1 x 9 one-channel kernels at horizontal stride 3:
-  // the RGB forward tile's addressing (pixel i, tap k at 3 * i + k) holds for them too. 20
-  // filters: a full and a partial 16-filter half.
-  check_conv(ConvGeometry::make(2, 12, 50, 1, 3, 9, 1, 3, 20, Padding::same), false, true, true,
+  // Kernel rows of 9 taps 3 floats apart also come from 3 x 9 one-channel kernels at horizontal
+  // stride 3: the RGB forward tile's addressing (pixel i, tap k at 3 * i + k) holds for them too.
+  // 20 filters: a full and a partial 16-filter half; 34 output columns: the middle tile reads the
+  // image in place, the outer ones a padded copy.
+  check_conv(ConvGeometry::make(2, 12, 100, 1, 3, 9, 1, 3, 20, Padding::same), false, true, true,
              seed += 10);
 }
 
@@ -960,7 +963,10 @@ TEST_CASE(
                         // Weight-gradient GEMM rows (C) on 8-row tiles (F in whole 32-filter
                         // strips): C = 16 (two tiles), C = 40 (five)
                         {2, 13, 11, 16, 64, v},
-                        {1, 12, 10, 40, 32, s}};
+                        {1, 12, 10, 40, 32, s},
+                        // ... at F = 16, and a last tile of 7 rows (C = 63)
+                        {1, 8, 8, 64, 16, s},
+                        {1, 9, 9, 63, 32, s}};
   for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
     if (!moodnet::cpu::detail::isa_supported(isa)) continue;
     moodnet::cpu::force_isa(isa);

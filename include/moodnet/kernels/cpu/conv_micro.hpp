@@ -150,7 +150,7 @@ template <int MR, int NV>
 // cost the 6 x 64 tile 13 % in L1 on host C, Intel: 141 -> 161 GF/s at k = 64).
 template <int MR, int NV, bool kUnitK, int kAI, bool kFullN>
 MOODNET_TARGET_AVX512 inline void conv_micro_avx512_impl(const ConvMicroArgs& p) {
-  // kAI > 0: the row stride a_i known at compile time (RGB input, stride 1), so the MR
+  // kAI > 0: the row stride a_i known at compile time (C = 16 ... 128 at stride 1), so the MR
   // broadcasts of a k step are fixed offsets from one pointer.
   const int64_t a_i = kAI > 0 ? kAI : p.a_i;
   m512 acc[MR][NV];
@@ -192,9 +192,7 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_impl(const ConvMicroArgs& p)
 // AVX-512: MR x (16*NV), NV in {1, 2, 4}; 14 x 32 uses 28 of the 32 zmm registers.
 template <int MR, int NV, bool kUnitK, int kAI = 0>
 MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
-  // Not with the RGB stride compiled in: there GCC 12 then interleaves the k steps'
-  // broadcasts through scalar spills (a and d forward 0.80 -> 0.55 of oneDNN).
-  if (kAI != 3 && p.n == 16 * NV)
+  if (p.n == 16 * NV)
     detail::conv_micro_avx512_impl<MR, NV, kUnitK, kAI, true>(p);
   else
     detail::conv_micro_avx512_impl<MR, NV, kUnitK, kAI, false>(p);
@@ -338,16 +336,18 @@ inline int best_mr(int64_t rows, std::initializer_list<int> candidates) {
 #if MOODNET_SGEMM_X86
 template <int kAI>
 ConvTile avx512_tile14(int64_t f) {
-  if constexpr (kAI == 3)
+  if constexpr (kAI == 3)  // else: no stride-3 instance of the generic tile is compiled
     return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512_rgb3x3<14, 1>}
                    : ConvTile{14, 32, &conv_micro_avx512_rgb3x3<14, 2>};
-  return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, kAI>}
-                 : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, kAI>};
+  else
+    return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, kAI>}
+                   : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, kAI>};
 }
 
 // 14-row AVX-512 tiles with the row stride a_i compiled in for the usual channel counts, so the
 // 14 broadcasts of a k step are fixed offsets from one pointer (a pointer per row runs out of
-// registers and spills in the inner loop). No micro kernel for other strides.
+// registers and spills in the inner loop); stride 3 (RGB) gets the RGB 3x3 tile. No micro kernel
+// for other strides.
 inline ConvTile avx512_tile14_fixed_stride(int64_t f, int64_t stride) {
   switch (stride) {
     case 3:
@@ -368,7 +368,7 @@ inline ConvTile avx512_tile14_fixed_stride(int64_t f, int64_t stride) {
 }  // namespace detail
 
 // Forward tiles: rows are `ow`-long output rows of pixels, row_stride the a_i (stride * C); an
-// RGB input (row_stride 3) gets kernels with that stride compiled in.
+// RGB input (row_stride 3) gets the RGB 3x3 tile on AVX-512, the stride compiled in on AVX2.
 inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_t ow) {
   switch (isa) {
 #if MOODNET_SGEMM_X86
@@ -460,7 +460,8 @@ inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row,
 // tile left 43 % or 24 % of its FMAs on padding rows. Shapes e (C = 16) and c (C = 32) against
 // oneDNN on PERFORMANCE.md's host C, 2 alternated runs: 1 thread e 0.80-0.82 -> 0.91, c
 // 1.22-1.42 -> 1.30-1.31; 2 threads e 0.84-0.85 -> 0.97-1.05, c 1.25 -> 1.33-1.34.
-// Only where F fills whole strips (the unmasked instance alone: cpu_conv.cpp's compile time).
+// Only where F fills whole strips, so every call has p.n == NR: the unmasked instance alone
+// (cpu_conv.cpp's compile time).
 inline ConvTile winograd_weights_tile(Isa isa, int64_t f, int64_t c) {
 #if MOODNET_SGEMM_X86
   if (isa == Isa::avx512 && detail::best_mr(c, {14, 12, 8}) == 8) {
@@ -468,7 +469,7 @@ inline ConvTile winograd_weights_tile(Isa isa, int64_t f, int64_t c) {
     if (f % 32 == 0) return {8, 32, &detail::conv_micro_avx512_impl<8, 2, false, 0, true>};
   }
 #endif
-  return conv_weights_tile(isa, f, c);
+  return conv_weights_tile(isa, f, 0);  // 14 rows, as before this tile choice
 }
 
 }  // namespace moodnet::cpu
