@@ -19,6 +19,7 @@
 
 #include "../contract.hpp"
 #include "conv_micro.hpp"
+#include "elementwise.hpp"
 #include "gemm.hpp"
 #include "winograd.hpp"
 #include "winograd4.hpp"
@@ -321,6 +322,7 @@ inline void conv2d_forward_max_pool(const ConvGeometry& g, const float* x, const
   const float* wpack = dw.wpack;
   const int64_t kkc = g.kh * g.kw * g.c;
   const int64_t row = g.ow * g.f;  // floats per conv output row
+  const auto pool = detail::elementwise_kernels().max_pool_forward;
   const bool par = g.n * g.oh * g.ow * g.f * kkc > (1 << 18);
   (void)par;  // only read by the OpenMP pragma
 MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (par))
@@ -333,18 +335,10 @@ for (int64_t n = 0; n < g.n; ++n)
     for (int64_t r = 0; r < nrows; ++r)
       detail::conv_forward_direct_row(g, x + n * g.h * g.w * g.c, wpack, t, b, act, oy0 + r,
                                       rows + r * row, patch);
-    float* yrow = y + (n * p.oh + py) * p.ow * g.f;
-    for (int64_t px = 0; px < p.ow; ++px) {
-      float* yp = yrow + px * g.f;
-      std::fill(yp, yp + g.f, -std::numeric_limits<float>::infinity());
-      const int64_t ox0 = px * p.sw, ncols = std::min(p.pw, g.ow - ox0);
-      for (int64_t r = 0; r < nrows; ++r)
-        for (int64_t c = 0; c < ncols; ++c) {
-          const float* xp = rows + r * row + (ox0 + c) * g.f;
-          MOODNET_OMP(omp simd)
-          for (int64_t f = 0; f < g.f; ++f) yp[f] = std::max(yp[f], xp[f]);
-        }
-    }
+    // The pooled row: the pool kernel (per ISA) over the nrows conv rows as a one-row image.
+    PoolGeometry pr = p;
+    pr.n = 1, pr.h = nrows, pr.oh = 1;
+    pool(pr, rows, y + (n * p.oh + py) * p.ow * g.f);
   }
 }
 
