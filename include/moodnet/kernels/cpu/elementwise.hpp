@@ -33,8 +33,10 @@ MOODNET_ALWAYS_INLINE void max_pool_forward_image(const PoolGeometry& p, const f
     }
 }
 
-// Window (oy, ox) of one image, for windows that overlap no other: writes dx at the inputs it
-// covers (dy at the first maximum in row-major order, 0 elsewhere); `done` is C floats of scratch.
+// Window (oy, ox) of one image: dy goes to the first maximum in row-major order, 0 to the other
+// inputs it covers, written (kAccumulate false: windows that overlap no other) or added to dx;
+// `done` is C floats of scratch. mask as in max_pool_backward_image.
+template <bool kAccumulate>
 MOODNET_ALWAYS_INLINE void max_pool_backward_window(const PoolGeometry& p, int64_t oy, int64_t ox,
                                                     const float* x, const float* y, const float* dy,
                                                     float* dx, float* done, int mask) {
@@ -50,7 +52,8 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_window(const PoolGeometry& p, int64
       for (int64_t c = 0; c < p.c; ++c) {
         const bool take = done[c] == 0.0f && xp[c] == yp[c];
         const bool live = mask == 0 || (yp[c] > 0.0f && (mask == 1 || yp[c] < 6.0f));
-        dxp[c] = take && live ? dyp[c] : 0.0f;
+        const float g = take && live ? dyp[c] : 0.0f;
+        dxp[c] = kAccumulate ? dxp[c] + g : g;
         done[c] = take ? 1.0f : done[c];
       }
     }
@@ -92,7 +95,7 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const 
       }
     for (int64_t oy = 0; oy < p.oh; ++oy)
       for (int64_t ox = oy < fy ? fx : 0; ox < p.ow; ++ox)
-        max_pool_backward_window(p, oy, ox, x, y, dy, dx, done, mask);
+        max_pool_backward_window<false>(p, oy, ox, x, y, dy, dx, done, mask);
     // Inputs no window covers (an odd last row or column under 'valid') get no gradient.
     for (int64_t iy = 0; iy < p.h; ++iy) {
       const int64_t from = iy < 2 * p.oh ? std::min(2 * p.ow, p.w) : 0;
@@ -100,26 +103,11 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const 
     }
     return;
   }
+  // Any other pool: windows may overlap, so each adds onto a zeroed dx.
   std::fill(dx, dx + p.h * p.w * p.c, 0.0f);
   for (int64_t oy = 0; oy < p.oh; ++oy)
-    for (int64_t ox = 0; ox < p.ow; ++ox) {
-      const float* yp = y + (oy * p.ow + ox) * p.c;
-      const float* dyp = dy + (oy * p.ow + ox) * p.c;
-      std::fill(done, done + p.c, 0.0f);
-      const int64_t iy0 = oy * p.sh - p.pad_top, ix0 = ox * p.sw - p.pad_left;
-      for (int64_t iy = std::max<int64_t>(iy0, 0); iy < std::min(iy0 + p.ph, p.h); ++iy)
-        for (int64_t ix = std::max<int64_t>(ix0, 0); ix < std::min(ix0 + p.pw, p.w); ++ix) {
-          const float* xp = x + (iy * p.w + ix) * p.c;
-          float* dxp = dx + (iy * p.w + ix) * p.c;
-          MOODNET_OMP(omp simd)
-          for (int64_t c = 0; c < p.c; ++c) {
-            const bool take = done[c] == 0.0f && xp[c] == yp[c];
-            const bool live = mask == 0 || (yp[c] > 0.0f && (mask == 1 || yp[c] < 6.0f));
-            dxp[c] += take && live ? dyp[c] : 0.0f;
-            done[c] = take ? 1.0f : done[c];
-          }
-        }
-    }
+    for (int64_t ox = 0; ox < p.ow; ++ox)
+      max_pool_backward_window<true>(p, oy, ox, x, y, dy, dx, done, mask);
 }
 
 // dz = dy where the output y is inside ReLU's (or ReLU6's) linear range, else 0.
