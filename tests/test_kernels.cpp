@@ -239,23 +239,33 @@ TEST_CASE(
     "kernels: depthwise 3x3 fast paths (whole 16-channel blocks) and their borders, every ISA") {
   using moodnet::cpu::Isa;
   const OneThread one_thread;
-  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic}) {
-    if (!moodnet::cpu::detail::isa_supported(isa)) continue;
-    moodnet::cpu::force_isa(isa);
-    INFO("isa " << moodnet::cpu::to_string(isa));
-    uint64_t seed = 12000;
-    // Sizes with no interior (1, 2), a thin one (3, 4) and wide ones past the 8-pixel tile.
-    for (int64_t c : {16, 32, 48})
-      for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 2}, {2, 3}, {3, 4}, {5, 13}, {7, 21}})
-        for (auto [sh, sw] : {std::pair<int64_t, int64_t>{1, 1}, {2, 2}, {1, 2}, {2, 1}})
-          for (Padding pad : {Padding::same, Padding::valid}) {
-            if (pad == Padding::valid && (h < 3 || w < 3)) continue;
-            const ConvGeometry g = ConvGeometry::make(2, h, w, c, 3, 3, sh, sw, c, pad);
-            check_conv(g, true, seed % 2 == 0, seed % 3 != 0, seed);
-            ++seed;
-          }
-  }
+  for (Isa isa : {Isa::avx512, Isa::avx2, Isa::generic})
+    for (bool pair : {false, true}) {  // AVX-512's forward: one or two output rows a tile
+      if (!moodnet::cpu::detail::isa_supported(isa) || (pair && isa != Isa::avx512)) continue;
+      moodnet::cpu::force_isa(isa);
+      moodnet::cpu::detail::force_dw_pair_rows(pair);
+      INFO("isa " << moodnet::cpu::to_string(isa) << (pair ? ", row pairs" : ""));
+      uint64_t seed = 12000;
+      // Sizes with no interior (1, 2), a thin one (3, 4) and wide ones past the tiles: output
+      // rows of 7, 8, 11, 13, 15, 16, 21 pixels take the 7- or 8-pixel AVX-512 tile, 3 or 4 AVX2.
+      for (int64_t c : {16, 32, 48})
+        for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 2},
+                            {2, 3},
+                            {3, 4},
+                            {5, 13},
+                            {7, 21},
+                            {6, 16},
+                            {4, 30}})
+          for (auto [sh, sw] : {std::pair<int64_t, int64_t>{1, 1}, {2, 2}, {1, 2}, {2, 1}})
+            for (Padding pad : {Padding::same, Padding::valid}) {
+              if (pad == Padding::valid && (h < 3 || w < 3)) continue;
+              const ConvGeometry g = ConvGeometry::make(2, h, w, c, 3, 3, sh, sw, c, pad);
+              check_conv(g, true, seed % 2 == 0, seed % 3 != 0, seed);
+              ++seed;
+            }
+    }
   moodnet::cpu::force_isa(std::nullopt);
+  moodnet::cpu::detail::force_dw_pair_rows(std::nullopt);
 }
 
 TEST_CASE("kernels: window_1d follows Keras/TensorFlow padding") {

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -71,6 +73,21 @@ MOODNET_ALWAYS_INLINE void prefetch_output_row(const ConvGeometry& g, const floa
   prefetch_row(out, o, g.oh, g.ow * g.c);
 }
 
+// Whether the AVX-512 depthwise forward takes two output rows a tile (dw_forward_image): where
+// rows are fetched ahead in software, unless a test forces one or the other.
+inline std::atomic<int>& forced_dw_pair_rows() {
+  static std::atomic<int> v{-1};
+  return v;
+}
+inline bool dw_pair_rows() {
+  const int f = forced_dw_pair_rows().load(std::memory_order_relaxed);
+  return f < 0 ? stream_prefetch() : f != 0;
+}
+// Forces the choice (tests cover both tiles on any CPU); std::nullopt restores the default.
+inline void force_dw_pair_rows(std::optional<bool> pair) {
+  forced_dw_pair_rows().store(pair ? int(*pair) : -1, std::memory_order_relaxed);
+}
+
 // No vector fast path (the baseline build): the portable loops below do everything.
 struct DwScalar {};
 
@@ -131,133 +148,182 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_pixel(const ConvGeometry& g, const floa
   }
 }
 
-// Output rows [oy, oy + R), columns [ox0, ox1), every tap inside the image, stride S (1 or 2)
-// across (R = 2 needs vertical stride 1): y = bias + 3x3 taps of x * w. One register of
-// channels for `pixels` outputs per row at once; the nine weights stay in registers, and each
-// input column the tile covers is loaded once per input row and multiplied into every output
-// that uses it (the loops unroll to straight-line code). R = 2 (AVX-512: two rows of
-// accumulators, the weights and a load fill 26 of its 32 registers) loads each of its four input
-// rows once for both output rows, a third fewer loads per output; every output still gets its
-// taps in (ky, kx) order, so the results are bitwise R = 1's. The channel blocks run inside the
-// pixel tile, so a tile's reads go through each pixel's channels in order (a whole row per
-// channel block strides past the other lines, which L2 serves slowly).
-template <class VT, int64_t S, int64_t R>
-MOODNET_ALWAYS_INLINE void dw3x3_forward_rows(const ConvGeometry& g, const float* x, const float* w,
-                                              const float* b, float* y, int64_t oy, int64_t ox0,
-                                              int64_t ox1) {
+// Output rows [oy, oy + R), pixels [ox, ox + P), every channel, stride S (1 or 2) across (R = 2
+// needs vertical stride 1): y = bias + 3x3 taps of x * w. One register of channels for P outputs
+// per row at once; the nine weights stay in registers, and each input column the tile covers is
+// loaded once per input row and multiplied into every output that uses it (the loops unroll to
+// straight-line code). R = 2 (AVX-512: two rows of accumulators, the weights and a load fill 26
+// of its 32 registers) loads each of its four input rows once for both output rows. kEdge: a
+// tile on the image border, which skips the taps outside the image (rows and columns tested at
+// run time); every output gets its taps in (ky, kx) order either way, as dw3x3_forward_pixel
+// does, so the results are bitwise the same whichever path computes a pixel. The channel blocks
+// run inside the pixel tile, so a tile's reads go through each pixel's channels in order (a whole
+// row per channel block strides past the other lines, which L2 serves slowly).
+template <class VT, int64_t P, int64_t S, int64_t R, bool kEdge>
+MOODNET_ALWAYS_INLINE void dw3x3_forward_tile(const ConvGeometry& g, const float* x, const float* w,
+                                              const float* b, float* y, int64_t oy, int64_t ox) {
   using V = typename VT::V;
-  constexpr int64_t L = VT::lanes, P = VT::pixels, J = (P - 1) * S + 3;
-  const int64_t iy = oy * g.sh - g.pad_top, c = g.c;
-  // A last partial tile is computed as a whole one ending at ox1: its first outputs again, each
-  // with the same operations, so the same values (a row of 26 with P = 8: 3 tiles + 2 pixels).
-  for (int64_t ox = ox0; ox < ox1; ox = ox + P >= ox1 ? ox1 : std::min(ox + P, ox1 - P)) {
-    if (ox + P > ox1) {  // fewer than P in the whole range
-      for (; ox < ox1; ++ox)
-        for (int64_t o = 0; o < R; ++o) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + o, ox);
-      break;
-    }
-    for (int64_t c0 = 0; c0 < c; c0 += L) {
-      V wk[9];
+  constexpr int64_t L = VT::lanes, J = (P - 1) * S + 3;
+  const int64_t iy = oy * g.sh - g.pad_top, ix = ox * S - g.pad_left, c = g.c;
+  for (int64_t c0 = 0; c0 < c; c0 += L) {
+    V wk[9];
 #pragma GCC unroll 9
-      for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0).v;
-      const V bias = b ? VT::at(b + c0).v : V{};
-      V acc[R][P];
+    for (int t = 0; t < 9; ++t) wk[t] = VT::at(w + t * c + c0).v;
+    const V bias = b ? VT::at(b + c0).v : V{};
+    V acc[R][P];
 #pragma GCC unroll 2
-      for (int64_t o = 0; o < R; ++o)
+    for (int64_t o = 0; o < R; ++o)
 #pragma GCC unroll 16
-        for (int64_t p = 0; p < P; ++p) acc[o][p] = bias;
+      for (int64_t p = 0; p < P; ++p) acc[o][p] = bias;
 #pragma GCC unroll 4
-      for (int64_t r = 0; r < R + 2; ++r) {  // input row iy + r: ky = r - o for output row o
-        const float* q = x + ((iy + r) * g.w + ox * S - g.pad_left) * c + c0;
+    for (int64_t r = 0; r < R + 2; ++r) {  // input row iy + r: ky = r - o for output row o
+      if (kEdge && (iy + r < 0 || iy + r >= g.h)) continue;
+      const float* q = x + (iy + r) * g.w * c + c0;
 #pragma GCC unroll 32
-        for (int64_t j = 0; j < J; ++j, q += c) {
-          V xv = VT::at(q).v;
-          // Held in a register: GCC otherwise folds the load into each of its up to six FMAs,
-          // and the loads, not the FMAs, bound the tile (with the overlapped last tile above:
-          // f_dw in L2 on an Intel core, best of 4 alternated runs, 60 -> 68 GF/s). Not for
-          // clang: it checks the operand against this template's own (baseline) target and
-          // rejects a 256/512-bit register.
+      for (int64_t j = 0; j < J; ++j) {
+        if (kEdge && (ix + j < 0 || ix + j >= g.w)) continue;
+        V xv = VT::at(q + (ix + j) * c).v;
+        // Held in a register: GCC otherwise folds the load into each of its up to six FMAs,
+        // and the loads, not the FMAs, bound the tile (with the overlapped last tile below:
+        // f_dw in L2 on an Intel core, best of 4 alternated runs, 60 -> 68 GF/s). Not for
+        // clang: it checks the operand against this template's own (baseline) target and
+        // rejects a 256/512-bit register.
 #if !defined(__clang__)
-          asm("" : "+v"(xv));
+        asm("" : "+v"(xv));
 #endif
 #pragma GCC unroll 16
-          for (int64_t p = 0; p < P; ++p) {
-            const int64_t kx = j - p * S;  // a constant once unrolled
-            if (kx < 0 || kx >= 3) continue;
+        for (int64_t p = 0; p < P; ++p) {
+          const int64_t kx = j - p * S;  // a constant once unrolled
+          if (kx < 0 || kx >= 3) continue;
 #pragma GCC unroll 2
-            for (int64_t o = 0; o < R; ++o)
-              if (r - o >= 0 && r - o < 3) acc[o][p] += xv * wk[(r - o) * 3 + kx];
-          }
+          for (int64_t o = 0; o < R; ++o)
+            if (r - o >= 0 && r - o < 3) acc[o][p] += xv * wk[(r - o) * 3 + kx];
         }
       }
+    }
 #pragma GCC unroll 2
-      for (int64_t o = 0; o < R; ++o) {
-        float* yo = y + ((oy + o) * g.ow + ox) * c + c0;
+    for (int64_t o = 0; o < R; ++o) {
+      float* yo = y + ((oy + o) * g.ow + ox) * c + c0;
 #pragma GCC unroll 16
-        for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c).v = acc[o][p];
+      for (int64_t p = 0; p < P; ++p) VT::at(yo + p * c).v = acc[o][p];
+    }
+  }
+}
+
+// Output rows [oy, oy + R), the whole width (g.ow >= P), in P-pixel tiles; a last partial tile
+// is computed as a whole one ending at the row's end: its first outputs again, each with the
+// same operations, so the same values. Border tiles (the first and last of a row, every tile of
+// a row whose window leaves the image) skip the taps outside.
+template <class VT, int64_t P, int64_t S, int64_t R>
+MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float* x, const float* w,
+                                             const float* b, float* y, int64_t oy) {
+  constexpr int64_t J = (P - 1) * S + 3;
+  const int64_t iy = oy * g.sh - g.pad_top;
+  const bool row_edge = iy < 0 || iy + R + 1 >= g.h;
+  for (int64_t ox = 0;; ox = std::min(ox + P, g.ow - P)) {
+    const int64_t ix = ox * S - g.pad_left;
+    if (row_edge || ix < 0 || ix + J > g.w)
+      dw3x3_forward_tile<VT, P, S, R, true>(g, x, w, b, y, oy, ox);
+    else
+      dw3x3_forward_tile<VT, P, S, R, false>(g, x, w, b, y, oy, ox);
+    if (ox + P >= g.ow) break;
+  }
+}
+
+// The 3x3 fast path for one output row (or two, R = 2), P pixels a tile.
+template <class VT, int64_t P>
+MOODNET_ALWAYS_INLINE void dw3x3_forward_rows(const ConvGeometry& g, const float* x, const float* w,
+                                              const float* b, float* y, int64_t oy, bool pair) {
+  if (pair)
+    return g.sw == 1 ? dw3x3_forward_row<VT, P, 1, 2>(g, x, w, b, y, oy)
+                     : dw3x3_forward_row<VT, P, 2, 2>(g, x, w, b, y, oy);
+  g.sw == 1 ? dw3x3_forward_row<VT, P, 1, 1>(g, x, w, b, y, oy)
+            : dw3x3_forward_row<VT, P, 2, 1>(g, x, w, b, y, oy);
+}
+
+// Output row oy, columns [ox0, ox1), NB registers of channels from c0: acc[v][ky * 3 + kx] +=
+// x * dy over the row, bacc[v] += dy. kEdge: the taps outside the image are skipped (tested per
+// tap, for the border pixels and the rows whose window leaves the image).
+template <class VT, int NB, bool kEdge>
+MOODNET_ALWAYS_INLINE void dw3x3_params_run(const ConvGeometry& g, const float* x, const float* dy,
+                                            int64_t c0, int64_t oy, int64_t ox0, int64_t ox1,
+                                            typename VT::V (&acc)[NB][9],
+                                            typename VT::V (&bacc)[NB]) {
+  using V = typename VT::V;
+  constexpr int64_t L = VT::lanes;
+  const int64_t c = g.c, iy = oy * g.sh - g.pad_top;
+  for (int64_t ox = ox0; ox < ox1; ++ox) {
+    const int64_t ix = ox * g.sw - g.pad_left;
+    const float* d = dy + (oy * g.ow + ox) * c + c0;
+#pragma GCC unroll 2
+    for (int v = 0; v < NB; ++v) {
+      const V dv = VT::at(d + v * L).v;
+      bacc[v] += dv;
+#pragma GCC unroll 3
+      for (int64_t ky = 0; ky < 3; ++ky) {
+        if (kEdge && (iy + ky < 0 || iy + ky >= g.h)) continue;
+#pragma GCC unroll 3
+        for (int64_t kx = 0; kx < 3; ++kx) {
+          if (kEdge && (ix + kx < 0 || ix + kx >= g.w)) continue;
+          acc[v][ky * 3 + kx] += VT::at(x + ((iy + ky) * g.w + ix + kx) * c + c0 + v * L).v * dv;
+        }
       }
     }
   }
 }
 
-// Outputs [oy0, oy1) x [ox0, ox1), every tap inside: dw:(3,3,C) += sum of x * dy, db:(C) += sum
-// of dy (if given). The nine tap sums and the bias sum of NB registers of channels stay in
-// registers over the whole rectangle; two registers (NB = 2, 20 accumulators) read two adjacent
-// lines of each pixel per pass, halving the passes that stride a line per pixel through L2.
+// dw:(3,3,C) += sum over the image of x * dy, db:(C) += sum of dy (if given), row by row: each
+// row's pixels go through all the channels (NB registers, their nine tap sums and bias sum, at a
+// time) while the row is in L1, so x and dy stream through once in memory order, as the forward
+// does. The sums live in dw and db between rows (loaded and stored once per row and channel
+// block: each tap's sum is the same chain as if it stayed in registers). Two registers (NB = 2,
+// 20 accumulators: AVX-512) read two adjacent lines of each pixel at a time. f_dw on host C
+// against oneDNN, 3 alternated runs: a pass over the whole image per channel block, then the
+// border again, ran at 0.86-0.89 (1 thread), this at 0.97-1.01.
 template <class VT, int NB>
-MOODNET_ALWAYS_INLINE void dw3x3_params_interior_nb(const ConvGeometry& g, const float* x,
-                                                    const float* dy, float* dw, float* db,
-                                                    int64_t oy0, int64_t oy1, int64_t ox0,
-                                                    int64_t ox1) {
+MOODNET_ALWAYS_INLINE void dw3x3_params_rows(const ConvGeometry& g, const float* x, const float* dy,
+                                             float* dw, float* db) {
   using V = typename VT::V;
   constexpr int64_t L = VT::lanes;
   const int64_t c = g.c;
-  for (int64_t c0 = 0; c0 < c; c0 += NB * L) {
-    V acc[NB][9];
-    V bacc[NB];
+  const Interior cols = interior_outputs(g.ow, g.w, g.kw, g.sw, g.pad_left);
+  for (int64_t oy = 0; oy < g.oh; ++oy) {
+    const int64_t iy = oy * g.sh - g.pad_top;
+    const bool row_edge = iy < 0 || iy + 2 >= g.h;
+    prefetch_output_row(g, x, dy, oy + 1);  // AMD only (stream_prefetch)
+    for (int64_t c0 = 0; c0 < c; c0 += NB * L) {
+      V acc[NB][9];
+      V bacc[NB];
 #pragma GCC unroll 2
-    for (int v = 0; v < NB; ++v) {
-      bacc[v] = V{};
+      for (int v = 0; v < NB; ++v) {
+        bacc[v] = db ? VT::at(db + c0 + v * L).v : V{};
 #pragma GCC unroll 9
-      for (int t = 0; t < 9; ++t) acc[v][t] = V{};
-    }
-    for (int64_t oy = oy0; oy < oy1; ++oy) {
-      // The first pass over the rows brings them in; the later passes (the other channels) find
-      // them in L2 while an image's x and dy fit there (f_dw: 400 KB).
-      if (c0 == 0) prefetch_output_row(g, x, dy, oy + 1);
-      const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + ox0 * g.sw - g.pad_left) * c + c0;
-      const float* d = dy + (oy * g.ow + ox0) * c + c0;
-      for (int64_t ox = ox0; ox < ox1; ++ox, xo += g.sw * c, d += c) {
-#pragma GCC unroll 2
-        for (int v = 0; v < NB; ++v) {
-          const V dv = VT::at(d + v * L).v;
-          bacc[v] += dv;
-#pragma GCC unroll 3
-          for (int64_t ky = 0; ky < 3; ++ky)
-#pragma GCC unroll 3
-            for (int64_t kx = 0; kx < 3; ++kx)
-              acc[v][ky * 3 + kx] += VT::at(xo + (ky * g.w + kx) * c + v * L).v * dv;
-        }
+        for (int t = 0; t < 9; ++t) acc[v][t] = VT::at(dw + t * c + c0 + v * L).v;
       }
-    }
+      if (row_edge) {
+        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, 0, g.ow, acc, bacc);
+      } else {
+        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, 0, cols.lo, acc, bacc);
+        dw3x3_params_run<VT, NB, false>(g, x, dy, c0, oy, cols.lo, cols.hi, acc, bacc);
+        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, cols.hi, g.ow, acc, bacc);
+      }
 #pragma GCC unroll 2
-    for (int v = 0; v < NB; ++v) {
+      for (int v = 0; v < NB; ++v) {
 #pragma GCC unroll 9
-      for (int t = 0; t < 9; ++t) VT::at(dw + t * c + c0 + v * L).v += acc[v][t];
-      if (db) VT::at(db + c0 + v * L).v += bacc[v];
+        for (int t = 0; t < 9; ++t) VT::at(dw + t * c + c0 + v * L).v = acc[v][t];
+        if (db) VT::at(db + c0 + v * L).v = bacc[v];
+      }
     }
   }
 }
 
 template <class VT>
-MOODNET_ALWAYS_INLINE void dw3x3_params_interior(const ConvGeometry& g, const float* x,
-                                                 const float* dy, float* dw, float* db, int64_t oy0,
-                                                 int64_t oy1, int64_t ox0, int64_t ox1) {
+MOODNET_ALWAYS_INLINE void dw3x3_params(const ConvGeometry& g, const float* x, const float* dy,
+                                        float* dw, float* db) {
   // 20 accumulators fit AVX-512's 32 registers, not AVX2's 16.
   if constexpr (VT::lanes == 16)
-    if (g.c % (2 * VT::lanes) == 0)
-      return dw3x3_params_interior_nb<VT, 2>(g, x, dy, dw, db, oy0, oy1, ox0, ox1);
-  dw3x3_params_interior_nb<VT, 1>(g, x, dy, dw, db, oy0, oy1, ox0, ox1);
+    if (g.c % (2 * VT::lanes) == 0) return dw3x3_params_rows<VT, 2>(g, x, dy, dw, db);
+  dw3x3_params_rows<VT, 1>(g, x, dy, dw, db);
 }
 
 // One image: y:(OH,OW,C) = bias + sum over taps of x:(H,W,C) * w:(KH,KW,C). A block of 16
@@ -265,19 +331,33 @@ MOODNET_ALWAYS_INLINE void dw3x3_params_interior(const ConvGeometry& g, const fl
 template <class VT>
 MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* x, const float* w,
                                             const float* b, float* y) {
-  // Interior output columns (every kx inside the image): [ox_lo, ox_hi); rows likewise.
+  // Interior output columns (every kx inside the image): [ox_lo, ox_hi).
   const auto [ox_lo, ox_hi] = interior_outputs(g.ow, g.w, g.kw, g.sw, g.pad_left);
-  const Interior rows = interior_outputs(g.oh, g.h, g.kh, g.sh, g.pad_top);
   const bool fast = dw_fast_3x3<VT>(g);
+  // The 3x3 fast path's tile width: `pixels` or one fewer, whichever computes fewer pixels over
+  // a row (the last tile of a row overlaps the one before); 28 = 4 x 7. Border tiles in place of
+  // per-pixel code for the border, and 7-pixel tiles, on f_dw (host C, 2 alternated runs, single
+  // rows both sides): 1 thread forward 0.80-0.83 -> 0.83-0.99 of oneDNN, backward-data 0.84-0.86
+  // -> 1.02-1.06; 2 threads 0.72-0.76 -> 0.89-0.99 and 0.78 -> 0.94-0.98.
+  int64_t tile = 0;
+  if constexpr (!std::is_same_v<VT, DwScalar>) {
+    const auto computed = [&](int64_t p) { return (g.ow + p - 1) / p * p; };
+    tile = computed(VT::pixels - 1) < computed(VT::pixels) ? VT::pixels - 1 : VT::pixels;
+  }
+  const bool pair_rows = dw_pair_rows();
   constexpr int64_t P = 8;  // output pixels per register block: 8 independent FMA chains
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     int64_t ox = 0;
-    // AVX-512 takes two interior rows at once (stride 1). A pair fetches its own second row and
-    // the next pair's first: fetching the next pair's two rows instead ran f_dw's forward at
-    // 0.66-0.72 of oneDNN against 0.76-0.84 (1 thread, 3 alternated pairs).
+    // AVX-512 takes two rows at once (stride 1) where the rows are fetched ahead in software
+    // (stream_prefetch(): AMD). A pair fetches its own second row and the next pair's first:
+    // fetching the next pair's two rows instead ran f_dw's forward at 0.66-0.72 of oneDNN against
+    // 0.76-0.84 (1 thread, 3 alternated pairs, on the AMD hosts). Without software prefetch (Intel)
+    // single rows stream better: f_dw on host C, 2 alternated runs, 1 thread forward 0.79-0.81 ->
+    // 0.86 and backward-data 0.81-0.84 -> 0.86-0.90 of oneDNN; 2 threads 0.72-0.81 -> 0.86-0.89 and
+    // 0.82-0.83 -> 0.90-0.94.
     bool pair = false;
     if constexpr (!std::is_same_v<VT, DwScalar>)
-      pair = VT::lanes == 16 && fast && g.sh == 1 && oy >= rows.lo && oy + 1 < rows.hi;
+      pair = VT::lanes == 16 && fast && g.sh == 1 && oy + 1 < g.oh && pair_rows;
     prefetch_output_row(g, x, y, oy + 1);
     if (pair) prefetch_output_row(g, x, y, oy + 2);
     auto edge_pixel = [&](int64_t o) {
@@ -309,32 +389,15 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
     };
     if constexpr (!std::is_same_v<VT, DwScalar>) {
       if (fast) {
-        const bool inside = oy >= rows.lo && oy < rows.hi;
-        if constexpr (VT::lanes == 16) {
-          if (pair) {
-            for (; ox < ox_lo; ++ox) {
-              dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
-              dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + 1, ox);
-            }
-            if (g.sw == 1)
-              dw3x3_forward_rows<VT, 1, 2>(g, x, w, b, y, oy, ox_lo, ox_hi);
-            else
-              dw3x3_forward_rows<VT, 2, 2>(g, x, w, b, y, oy, ox_lo, ox_hi);
-            for (ox = ox_hi; ox < g.ow; ++ox) {
-              dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
-              dw3x3_forward_pixel<VT>(g, x, w, b, y, oy + 1, ox);
-            }
-            ++oy;  // done with oy + 1 too
-            continue;
-          }
+        if (g.ow >= tile) {
+          if (tile == VT::pixels)
+            dw3x3_forward_rows<VT, VT::pixels>(g, x, w, b, y, oy, pair);
+          else
+            dw3x3_forward_rows<VT, VT::pixels - 1>(g, x, w, b, y, oy, pair);
+          if (pair) ++oy;  // done with oy + 1 too
+          continue;
         }
-        const int64_t lo = inside ? ox_lo : g.ow, hi = inside ? ox_hi : g.ow;
-        for (; ox < lo; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
-        if (g.sw == 1)
-          dw3x3_forward_rows<VT, 1, 1>(g, x, w, b, y, oy, lo, hi);
-        else
-          dw3x3_forward_rows<VT, 2, 1>(g, x, w, b, y, oy, lo, hi);
-        for (ox = hi; ox < g.ow; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
+        for (; ox < g.ow; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
         continue;
       }
     }
@@ -386,63 +449,15 @@ MOODNET_ALWAYS_INLINE void dw_backward_data_image(const ConvGeometry& g, const f
     }
 }
 
-// The border of a 3x3 weight gradient: every output pixel outside [rows) x [cols), each with the
-// taps that fall inside the image. One register of channels at a time, the nine tap sums and the
-// bias sum in registers (the taps unrolled, each behind a test). The portable loops below (the
-// generic ISA's, and the border's before this) keep them in memory: with f_dw's data in L2 its
-// border (1/7 of the pixels) made 'same' padding about 15 % slower than 'valid'. Per lane the
-// same operations in the same order as those loops, so the result is bitwise theirs.
-template <class VT>
-MOODNET_ALWAYS_INLINE void dw3x3_params_border(const ConvGeometry& g, const float* x,
-                                               const float* dy, float* dw, float* db, Interior rows,
-                                               Interior cols) {
-  using V = typename VT::V;
-  const int64_t c = g.c;
-  for (int64_t c0 = 0; c0 < c; c0 += VT::lanes) {
-    V acc[9], bacc{};
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) acc[t] = V{};
-    for (int64_t oy = 0; oy < g.oh; ++oy) {
-      const bool row_inside = oy >= rows.lo && oy < rows.hi;
-      for (int64_t ox = 0; ox < g.ow; ++ox) {
-        if (row_inside && ox >= cols.lo && ox < cols.hi) {  // jump over the interior
-          ox = cols.hi - 1;
-          continue;
-        }
-        const TapRange t = taps_inside(g, oy, ox);
-        const V dv = VT::at(dy + (oy * g.ow + ox) * c + c0).v;
-        const float* xo = x + ((oy * g.sh - g.pad_top) * g.w + (ox * g.sw - g.pad_left)) * c + c0;
-        bacc += dv;
-#pragma GCC unroll 3
-        for (int64_t ky = 0; ky < 3; ++ky)
-#pragma GCC unroll 3
-          for (int64_t kx = 0; kx < 3; ++kx)
-            if (ky >= t.ky0 && ky < t.ky1 && kx >= t.kx0 && kx < t.kx1)
-              acc[ky * 3 + kx] += VT::at(xo + (ky * g.w + kx) * c).v * dv;
-      }
-    }
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) VT::at(dw + t * c + c0).v += acc[t];
-    if (db) VT::at(db + c0).v += bacc;
-  }
-}
-
 // One image: dw:(KH,KW,C) += sum over pixels of x * dy; db:(C) += sum of dy (if given). For a
-// 3x3 kernel, the nine tap sums of a 16-channel block stay in registers over the whole image.
+// 3x3 kernel, row by row through every channel with the tap sums in registers (dw3x3_params).
 template <class VT>
 MOODNET_ALWAYS_INLINE void dw_backward_params_image(const ConvGeometry& g, const float* x,
                                                     const float* dy, float* dw, float* db) {
   constexpr int64_t max_taps = 9;
   const int64_t taps = g.kh * g.kw;
-  // The 3x3 fast path: the interior rectangle, then the border, in registers.
-  if constexpr (!std::is_same_v<VT, DwScalar>) {
-    if (dw_fast_3x3<VT>(g)) {
-      const Interior rows = interior_outputs(g.oh, g.h, g.kh, g.sh, g.pad_top);
-      const Interior cols = interior_outputs(g.ow, g.w, g.kw, g.sw, g.pad_left);
-      dw3x3_params_interior<VT>(g, x, dy, dw, db, rows.lo, rows.hi, cols.lo, cols.hi);
-      return dw3x3_params_border<VT>(g, x, dy, dw, db, rows, cols);
-    }
-  }
+  if constexpr (!std::is_same_v<VT, DwScalar>)
+    if (dw_fast_3x3<VT>(g)) return dw3x3_params<VT>(g, x, dy, dw, db);
   int64_t c0 = 0;
   if (taps <= max_taps)
     for (; c0 + dw_block <= g.c; c0 += dw_block) {
