@@ -478,6 +478,14 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
       {2, 9, 40, 3, 3, 1, 16, s, false},
       // Three filters: backward-data is a forward conv over 3 channels, on the RGB forward tile.
       {2, 11, 37, 8, 3, 1, 3, v, false},
+      // One channel, 3x3 stride 1 (fer-cnn's first layer and variants): the forward's one-channel
+      // tiles (12 rows at 48 columns, 14 at 29; 32 filters as two halves, 20 as a full and a
+      // partial one, 7 as one partial, 48 as a 32-filter strip and a half) and the weight
+      // gradient's three-kernel-row tile over 3 taps (full, partial and half-empty strips).
+      {2, 48, 48, 1, 3, 1, 32, s, false},
+      {2, 13, 31, 1, 3, 1, 20, v, false},
+      {3, 9, 40, 1, 3, 1, 7, s, false},
+      {2, 10, 33, 1, 3, 1, 48, s, false},
       // Images smaller than a weight-gradient tile of taps (5 floats, 14 rows): a short tile of
       // the second-to-last image would read past the batch (caught under AddressSanitizer).
       {3, 1, 5, 1, 1, 1, 3, v, false},

@@ -198,15 +198,16 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512(const ConvMicroArgs& p) {
     detail::conv_micro_avx512_impl<MR, NV, kUnitK, kAI, false>(p);
 }
 
-// Forward of a 3x3 stride-1 conv over 3 input channels (the RGB first layers), MR pixels x 16
-// filters. There A(q, i, k) = a[q * a_q + 3 * i + k] for k < 9: input column j (3 floats) is
-// tap kx = j - i of pixel i, so one broadcast of it feeds the FMAs of pixels j, j - 1 and j - 2
-// with the weights of taps 0, 1, 2 held in registers: MR + 5 loads per 3 * MR FMAs, where the
-// generic tile loads once per FMA (with 14 broadcasts per 14 FMAs the load ports, not the FMA
-// units, bound it). Each accumulator sums its taps in (kernel row, channel, kx) order.
+// Forward of a 3x3 stride-1 conv over CH input channels (CH = 3: the RGB first layers, CH = 1:
+// grayscale ones), MR pixels x 16 filters. There A(q, i, k) = a[q * a_q + CH * i + k] for
+// k < 3 * CH: input column j (CH floats) is tap kx = j - i of pixel i, so one broadcast of it feeds
+// the FMAs of pixels j, j - 1 and j - 2 with the weights of taps 0, 1, 2 held in registers: MR + 5
+// loads per 3 * MR FMAs, where the generic tile loads once per FMA (with 14 broadcasts per 14 FMAs
+// the load ports, not the FMA units, bound it). Each accumulator sums its taps in (kernel row,
+// channel, kx) order.
 namespace detail {
-template <int MR, bool kFullN>
-MOODNET_TARGET_AVX512 inline void conv_micro_avx512_rgb3x3_impl(const ConvMicroArgs& p) {
+template <int MR, int CH, bool kFullN>
+MOODNET_TARGET_AVX512 inline void conv_micro_avx512_3x3_impl(const ConvMicroArgs& p) {
   m512 acc[MR][1];
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) acc[i][0] = mm512_setzero_ps();
@@ -218,16 +219,16 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_rgb3x3_impl(const ConvMicroA
     const float* a = p.a + q * p.a_q;
     const float* b = p.b + q * p.b_q;
     MOODNET_UNROLL
-    for (int c = 0; c < 3; ++c) {
+    for (int c = 0; c < CH; ++c) {
       m512 w[3];
       MOODNET_UNROLL
       for (int kx = 0; kx < 3; ++kx) {
-        const float* bk = b + (kx * 3 + c) * p.b_k;
+        const float* bk = b + (kx * CH + c) * p.b_k;
         w[kx] = kFullN ? mm512_loadu_ps(bk) : mm512_maskz_loadu_ps(mask[0], bk);
       }
       MOODNET_UNROLL
       for (int j = 0; j < MR + 2; ++j) {
-        const m512 x = mm512_set1_ps(a[3 * j + c]);
+        const m512 x = mm512_set1_ps(a[CH * j + c]);
         MOODNET_UNROLL
         for (int kx = 0; kx < 3; ++kx)
           if (j - kx >= 0 && j - kx < MR) acc[j - kx][0] = mm512_fmadd_ps(x, w[kx], acc[j - kx][0]);
@@ -238,13 +239,13 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_rgb3x3_impl(const ConvMicroA
 }
 }  // namespace detail
 
-// The RGB forward tiles: MR x (16 * NV). Other kernel widths at the same row stride (a_i = 3:
-// 1x1 or 5x5 over RGB, rare) take the tile without a compiled-in stride rather than one more
-// instance; 32 filters run as two 16-filter halves (14 x 32 accumulators and six weight
-// registers would not fit the register file).
-template <int MR, int NV>
-MOODNET_TARGET_AVX512 inline void conv_micro_avx512_rgb3x3(const ConvMicroArgs& p) {
-  if (p.nk != 9) return conv_micro_avx512<MR, NV, true>(p);
+// The 3x3 forward tiles over CH = 3 or 1 channels: MR x (16 * NV). Other kernel widths at the
+// same row stride (a_i = CH: 1x1 or 5x5, rare) take the tile without a compiled-in stride rather
+// than one more instance; 32 filters run as two 16-filter halves (14 x 32 accumulators and six
+// weight registers would not fit the register file).
+template <int MR, int CH, int NV>
+MOODNET_TARGET_AVX512 inline void conv_micro_avx512_3x3(const ConvMicroArgs& p) {
+  if (p.nk != 3 * CH) return conv_micro_avx512<MR, NV, true>(p);
   ConvMicroArgs h = p;
   MOODNET_UNROLL
   for (int v = 0; v < NV; ++v) {
@@ -252,43 +253,55 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_rgb3x3(const ConvMicroArgs& 
     if (h.n <= 0) break;
     h.b = p.b + 16 * v, h.c = p.c + 16 * v, h.bias = p.bias ? p.bias + 16 * v : nullptr;
     if (h.n == 16)
-      detail::conv_micro_avx512_rgb3x3_impl<MR, true>(h);
+      detail::conv_micro_avx512_3x3_impl<MR, CH, true>(h);
     else
-      detail::conv_micro_avx512_rgb3x3_impl<MR, false>(h);
+      detail::conv_micro_avx512_3x3_impl<MR, CH, false>(h);
   }
 }
 
-// Backward-weights of a 3x3 conv over 3 input channels (the RGB first layers): the 9 taps of
-// each of the 3 kernel rows x 16 filters, 27 accumulators, so a block of dy is read once instead
-// of once per kernel row, and 27 independent FMA chains per pixel instead of 9 (which barely
-// cover the FMA latency). Row r + 9 * ky of the tile is A(q, r, k) at a + ky * a_r; each
-// accumulator sums the same products in the same order as the 9-row tile does, so the
-// gradients are bitwise the same. acc(ky * 9 + r, j) is written to c[(ky * 9 + r) * ldc + j].
+// Backward-weights of a 3x3 conv over C = 3 (the RGB first layers, R = 9 taps per kernel row)
+// or C = 1 (grayscale, R = 3) input channels: the R taps of each of the 3 kernel rows x 16 * NV
+// filters in one tile (27 or 18 accumulators), so a block of dy is read once instead of once per
+// kernel row, and 3 * R independent FMA chains per pixel instead of R (which barely cover the FMA
+// latency). Row r + R * ky of the tile is A(q, r, k) at a + ky * a_r; each accumulator sums the
+// same products in the same order as the R-row tile does, so the gradients are bitwise the same.
+// acc(ky * R + r, j) is written to c[(ky * R + r) * ldc + j].
 namespace detail {
-template <bool kFullN>
-MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3x9_impl(const ConvMicroArgs& p) {
-  constexpr int R = 9, KY = 3;
-  m512 acc[KY][R];
+template <int R, int NV, bool kFullN>
+MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3xr_impl(const ConvMicroArgs& p) {
+  constexpr int KY = 3;
+  m512 acc[KY][R][NV];
   MOODNET_UNROLL
   for (int y = 0; y < KY; ++y) {
     MOODNET_UNROLL
-    for (int r = 0; r < R; ++r) acc[y][r] = mm512_setzero_ps();
+    for (int r = 0; r < R; ++r) {
+      MOODNET_UNROLL
+      for (int v = 0; v < NV; ++v) acc[y][r][v] = mm512_setzero_ps();
+    }
   }
-  const mmask16 mask = first_lanes16(p.n);
+  mmask16 mask[NV];
+  MOODNET_UNROLL
+  for (int v = 0; v < NV; ++v) mask[v] = first_lanes16(p.n - 16 * v);
   for (int64_t q = 0; q < p.nq; ++q) {
     const float* a0 = p.a + q * p.a_q;
     const float* a1 = a0 + p.a_r;
     const float* a2 = a1 + p.a_r;
     const float* b = p.b + q * p.b_q;
     for (int64_t k = 0; k < p.nk; ++k, b += p.b_k, a0 += p.a_k, a1 += p.a_k, a2 += p.a_k) {
-      const m512 bv = kFullN ? mm512_loadu_ps(b) : mm512_maskz_loadu_ps(mask, b);
+      m512 bv[NV];
+      MOODNET_UNROLL
+      for (int v = 0; v < NV; ++v)
+        bv[v] = kFullN ? mm512_loadu_ps(b + 16 * v) : mm512_maskz_loadu_ps(mask[v], b + 16 * v);
       mm_prefetch_t0(b + 8 * p.b_k);
       const float* rows[KY] = {a0, a1, a2};
       MOODNET_UNROLL
       for (int y = 0; y < KY; ++y) {
         MOODNET_UNROLL
-        for (int r = 0; r < R; ++r)
-          acc[y][r] = mm512_fmadd_ps(mm512_set1_ps(rows[y][r]), bv, acc[y][r]);
+        for (int r = 0; r < R; ++r) {
+          const m512 x = mm512_set1_ps(rows[y][r]);
+          MOODNET_UNROLL
+          for (int v = 0; v < NV; ++v) acc[y][r][v] = mm512_fmadd_ps(x, bv[v], acc[y][r][v]);
+        }
       }
     }
   }
@@ -297,18 +310,23 @@ MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3x9_impl(const ConvM
     MOODNET_UNROLL
     for (int r = 0; r < R; ++r) {
       float* ci = p.c + (y * R + r) * p.ldc;
-      const m512 old = p.accumulate ? mm512_maskz_loadu_ps(mask, ci) : mm512_setzero_ps();
-      mm512_mask_storeu_ps(ci, mask, mm512_add_ps(old, acc[y][r]));
+      MOODNET_UNROLL
+      for (int v = 0; v < NV; ++v) {
+        const m512 old =
+            p.accumulate ? mm512_maskz_loadu_ps(mask[v], ci + 16 * v) : mm512_setzero_ps();
+        mm512_mask_storeu_ps(ci + 16 * v, mask[v], mm512_add_ps(old, acc[y][r][v]));
+      }
     }
   }
 }
 }  // namespace detail
 
-MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3x9(const ConvMicroArgs& p) {
-  if (p.n == 16)
-    detail::conv_weights_micro_avx512_3x9_impl<true>(p);
+template <int R, int NV>
+MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3xr(const ConvMicroArgs& p) {
+  if (p.n == 16 * NV)
+    detail::conv_weights_micro_avx512_3xr_impl<R, NV, true>(p);
   else
-    detail::conv_weights_micro_avx512_3x9_impl<false>(p);
+    detail::conv_weights_micro_avx512_3xr_impl<R, NV, false>(p);
 }
 
 #endif  // MOODNET_SGEMM_X86
@@ -337,8 +355,8 @@ inline int best_mr(int64_t rows, std::initializer_list<int> candidates) {
 template <int kAI>
 ConvTile avx512_tile14(int64_t f) {
   if constexpr (kAI == 3)  // else: no stride-3 instance of the generic tile is compiled
-    return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512_rgb3x3<14, 1>}
-                   : ConvTile{14, 32, &conv_micro_avx512_rgb3x3<14, 2>};
+    return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512_3x3<14, 3, 1>}
+                   : ConvTile{14, 32, &conv_micro_avx512_3x3<14, 3, 2>};
   else
     return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512<14, 1, true, kAI>}
                    : ConvTile{14, 32, &conv_micro_avx512<14, 2, true, kAI>};
@@ -376,6 +394,14 @@ inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_
       if (row_stride == 3) return detail::avx512_tile14_fixed_stride(f, 3);
       // 13 rows measured slower than 14 with two idle rows; only 12 earns its place.
       const int mr = detail::best_mr(ow, {14, 12});
+      // One channel at stride 1 (grayscale first layers): the 3x3 tile over one channel.
+      if (row_stride == 1) {
+        if (mr == 12)
+          return f <= 16 ? ConvTile{12, 16, &conv_micro_avx512_3x3<12, 1, 1>}
+                         : ConvTile{12, 32, &conv_micro_avx512_3x3<12, 1, 2>};
+        return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512_3x3<14, 1, 1>}
+                       : ConvTile{14, 32, &conv_micro_avx512_3x3<14, 1, 2>};
+      }
       // 6 x 64 tiles wherever F is a multiple of 64 and they fill the rows about as well as 12
       // or 14 do: with the input and output streaming from L3 or memory, six A rows and four
       // cache lines per output row keep the loads flowing better (1x1 conv 64 -> 128 over
@@ -427,7 +453,11 @@ inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row,
       // Shapes a and d against oneDNN on PERFORMANCE.md's host C (Intel), 3 alternated runs:
       // 1 thread 0.79-0.82 -> 0.93-1.00, 2 threads 0.63-0.81 -> 0.93-1.00.
       if (taps_per_row == 9 && kernel_rows == 3 && f <= 16)
-        return ConvTile{9, 16, &conv_weights_micro_avx512_3x9, 3};
+        return ConvTile{9, 16, &conv_weights_micro_avx512_3xr<9, 1>, 3};
+      // 3x3 over one channel (fer-cnn's first layer): 3 kernel rows x 3 taps x 32 filters.
+      if (taps_per_row == 3 && kernel_rows == 3)
+        return f <= 16 ? ConvTile{3, 16, &conv_weights_micro_avx512_3xr<3, 1>, 3}
+                       : ConvTile{3, 32, &conv_weights_micro_avx512_3xr<3, 2>, 3};
       if (taps_per_row == 9)
         return f <= 16 ? ConvTile{9, 16, &conv_micro_avx512<9, 1, false>}
                        : ConvTile{9, 32, &conv_micro_avx512<9, 2, false>};
