@@ -17,20 +17,51 @@ namespace moodnet::cpu {
 
 namespace detail {
 
+// Output pixel (oy, ox), all channels: the maximum over the window's pixels inside the image,
+// -inf if none (std::max in window order, so NaN handling matches the reference).
+MOODNET_ALWAYS_INLINE void max_pool_forward_window(const PoolGeometry& p, int64_t oy, int64_t ox,
+                                                   const float* x, float* y) {
+  float* yp = y + (oy * p.ow + ox) * p.c;
+  std::fill(yp, yp + p.c, -std::numeric_limits<float>::infinity());
+  const int64_t iy0 = oy * p.sh - p.pad_top, ix0 = ox * p.sw - p.pad_left;
+  for (int64_t iy = std::max<int64_t>(iy0, 0); iy < std::min(iy0 + p.ph, p.h); ++iy)
+    for (int64_t ix = std::max<int64_t>(ix0, 0); ix < std::min(ix0 + p.pw, p.w); ++ix) {
+      const float* xp = x + (iy * p.w + ix) * p.c;
+      MOODNET_OMP(omp simd)
+      for (int64_t c = 0; c < p.c; ++c) yp[c] = std::max(yp[c], xp[c]);
+    }
+}
+
 // One image: y:(OH,OW,C) = max over each window of x:(H,W,C) ('same' pads with -inf).
 MOODNET_ALWAYS_INLINE void max_pool_forward_image(const PoolGeometry& p, const float* x, float* y) {
-  for (int64_t oy = 0; oy < p.oh; ++oy)
-    for (int64_t ox = 0; ox < p.ow; ++ox) {
-      float* yp = y + (oy * p.ow + ox) * p.c;
-      std::fill(yp, yp + p.c, -std::numeric_limits<float>::infinity());
-      const int64_t iy0 = oy * p.sh - p.pad_top, ix0 = ox * p.sw - p.pad_left;
-      for (int64_t iy = std::max<int64_t>(iy0, 0); iy < std::min(iy0 + p.ph, p.h); ++iy)
-        for (int64_t ix = std::max<int64_t>(ix0, 0); ix < std::min(ix0 + p.pw, p.w); ++ix) {
-          const float* xp = x + (iy * p.w + ix) * p.c;
-          MOODNET_OMP(omp simd)
-          for (int64_t c = 0; c < p.c; ++c) yp[c] = std::max(yp[c], xp[c]);
+  if (p.ph == 2 && p.pw == 2 && p.sh == 2 && p.sw == 2 && p.pad_top == 0 && p.pad_left == 0) {
+    // 2x2/2: each output's maximum in a register, one store (the window loop above reads and
+    // writes y once per window pixel). Same std::max chain from -inf, so the same bits.
+    const int64_t c = p.c, row = p.w * c;
+    const int64_t fy = std::min(p.oh, p.h / 2), fx = std::min(p.ow, p.w / 2);  // whole windows
+    for (int64_t oy = 0; oy < fy; ++oy)
+      for (int64_t ox = 0; ox < fx; ++ox) {
+        const float* x0 = x + (2 * oy * p.w + 2 * ox) * c;
+        float* yp = y + (oy * p.ow + ox) * c;
+        MOODNET_OMP(omp simd)
+        for (int64_t i = 0; i < c; ++i) {
+          // std::max(m, v) spelled on values: GCC left the reference form scalar, with a branch.
+          const float v0 = x0[i], v1 = x0[c + i], v2 = x0[row + i], v3 = x0[row + c + i];
+          float m = -std::numeric_limits<float>::infinity();
+          m = m < v0 ? v0 : m;
+          m = m < v1 ? v1 : m;
+          m = m < v2 ? v2 : m;
+          m = m < v3 ? v3 : m;
+          yp[i] = m;
         }
-    }
+      }
+    // 'same' on odd sizes: the last row and column of windows are cut by the padding.
+    for (int64_t oy = 0; oy < p.oh; ++oy)
+      for (int64_t ox = oy < fy ? fx : 0; ox < p.ow; ++ox) max_pool_forward_window(p, oy, ox, x, y);
+    return;
+  }
+  for (int64_t oy = 0; oy < p.oh; ++oy)
+    for (int64_t ox = 0; ox < p.ow; ++ox) max_pool_forward_window(p, oy, ox, x, y);
 }
 
 // Window (oy, ox) of one image: dy goes to the first maximum in row-major order, 0 to the other
