@@ -479,11 +479,12 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
       // Three filters: backward-data is a forward conv over 3 channels, on the RGB forward tile.
       {2, 11, 37, 8, 3, 1, 3, v, false},
       // One channel, 3x3 stride 1 (fer-cnn's first layer and variants): the forward's one-channel
-      // tiles (12 rows at 48 columns, 14 at 29; 32 filters as two halves, 20 as a full and a
-      // partial one, 7 as one partial, 48 as a 32-filter strip and a half) and the weight
-      // gradient's three-kernel-row tile over 3 taps (full, partial and half-empty strips).
+      // tiles, 12 rows (output rows of 48, 24, 33) and 14 (40): 32 filters as two halves, 20 as a
+      // full and a partial one, 16 and 7 as one, 48 as a 32-filter strip and a half; and the
+      // weight gradient's three-kernel-row tile over 3 taps (full, partial, half-empty strips).
       {2, 48, 48, 1, 3, 1, 32, s, false},
-      {2, 13, 31, 1, 3, 1, 20, v, false},
+      {2, 13, 42, 1, 3, 1, 20, v, false},
+      {2, 7, 24, 1, 3, 1, 16, s, false},
       {3, 9, 40, 1, 3, 1, 7, s, false},
       {2, 10, 33, 1, 3, 1, 48, s, false},
       // Images smaller than a weight-gradient tile of taps (5 floats, 14 rows): a short tile of
@@ -862,7 +863,9 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
           // Winograd F(2x2) (outputs under 8x8; several tile blocks per thread)
           ConvGeometry::make(40, 7, 6, 48, 3, 3, 1, 1, 48, Padding::same),
           // RGB first layer: 9-tap weight-gradient tiles, images split over groups
-          ConvGeometry::make(6, 30, 29, 3, 3, 3, 1, 1, 16, Padding::valid)}) {
+          ConvGeometry::make(6, 30, 29, 3, 3, 3, 1, 1, 16, Padding::valid),
+          // One-channel first layer: its forward and three-kernel-row weight-gradient tiles
+          ConvGeometry::make(10, 20, 26, 1, 3, 3, 1, 1, 32, Padding::same)}) {
       const int64_t xs = g.n * g.h * g.w * g.c, ys = g.n * g.oh * g.ow * g.f,
                     ws = g.kh * g.kw * g.c * g.f;
       const F x = random_floats(xs, 1), w = random_floats(ws, 2), b = random_floats(g.f, 3),
@@ -884,6 +887,18 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
       CpuOps::depthwise_conv2d_backward_data(d, ddy.data(), dwk.data(), ddx.data());
       CpuOps::depthwise_conv2d_backward_params(d, x.data(), ddy.data(), ddw.data(), ddb.data());
       o.v.insert(o.v.end(), {dyo, ddx, ddw, ddb});
+    }
+    {  // depthwise 3x3, multiplier 1: the vector tiles, border tiles, row-by-row weight gradient
+      const ConvGeometry d = ConvGeometry::make(10, 17, 23, 32, 3, 3, 1, 1, 32, Padding::same);
+      const int64_t xs = d.n * d.h * d.w * d.c, ys = d.n * d.oh * d.ow * d.f;
+      const F x = random_floats(xs, 21), wk = random_floats(9 * d.c, 22),
+              b = random_floats(d.c, 23), dy = random_floats(ys, 24);
+      F y(static_cast<size_t>(ys)), dx(static_cast<size_t>(xs)), dw = random_floats(9 * d.c, 25),
+                                                                 db = random_floats(d.c, 26);
+      CpuOps::depthwise_conv2d_forward(d, x.data(), wk.data(), b.data(), y.data());
+      CpuOps::depthwise_conv2d_backward_data(d, dy.data(), wk.data(), dx.data());
+      CpuOps::depthwise_conv2d_backward_params(d, x.data(), dy.data(), dw.data(), db.data());
+      o.v.insert(o.v.end(), {y, dx, dw, db});
     }
     for (bool ta : {false, true})
       for (bool tb : {false, true}) {
@@ -908,6 +923,15 @@ TEST_CASE("kernels: Cpu kernels are bitwise identical with 1 and 2 threads") {
     CpuOps::max_pool2d_forward(p, px.data(), py.data());
     CpuOps::max_pool2d_backward(p, px.data(), py.data(), pdy.data(), pdx.data());
     o.v.insert(o.v.end(), {py, pdx});
+    {  // 2x2/2 max pool on odd sizes under 'same': whole windows and the padding-cut edge
+      const PoolGeometry q = PoolGeometry::make(6, 31, 29, 16, 2, 2, 2, 2, Padding::same);
+      const F qx = random_floats(q.n * q.h * q.w * q.c, 27),
+              qdy = random_floats(q.n * q.oh * q.ow * q.c, 28);
+      F qy(qdy.size()), qdx(qx.size());
+      CpuOps::max_pool2d_forward(q, qx.data(), qy.data());
+      CpuOps::max_pool2d_backward(q, qx.data(), qy.data(), qdy.data(), qdx.data());
+      o.v.insert(o.v.end(), {qy, qdx});
+    }
     CpuOps::avg_pool2d_forward(p, px.data(), py.data());
     CpuOps::avg_pool2d_backward(p, pdy.data(), pdx.data());
     o.v.insert(o.v.end(), {py, pdx});

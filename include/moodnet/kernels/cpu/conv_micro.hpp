@@ -261,11 +261,11 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_3x3(const ConvMicroArgs& p) 
 
 // Backward-weights of a 3x3 conv over C = 3 (the RGB first layers, R = 9 taps per kernel row)
 // or C = 1 (grayscale, R = 3) input channels: the R taps of each of the 3 kernel rows x 16 * NV
-// filters in one tile (27 or 18 accumulators), so a block of dy is read once instead of once per
-// kernel row, and 3 * R independent FMA chains per pixel instead of R (which barely cover the FMA
-// latency). Row r + R * ky of the tile is A(q, r, k) at a + ky * a_r; each accumulator sums the
-// same products in the same order as the R-row tile does, so the gradients are bitwise the same.
-// acc(ky * R + r, j) is written to c[(ky * R + r) * ldc + j].
+// filters in one tile (3 * R * NV accumulators: 27, 18 or 9), so a block of dy is read once
+// instead of once per kernel row, and 3 * R * NV independent FMA chains per pixel instead of
+// R * NV (which barely cover the FMA latency). Row r + R * ky of the tile is A(q, r, k) at a + ky *
+// a_r; each accumulator sums the same products in the same order as the R-row tile does, so the
+// gradients are bitwise the same. acc(ky * R + r, j) is written to c[(ky * R + r) * ldc + j].
 namespace detail {
 template <int R, int NV, bool kFullN>
 MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3xr_impl(const ConvMicroArgs& p) {
@@ -386,7 +386,8 @@ inline ConvTile avx512_tile14_fixed_stride(int64_t f, int64_t stride) {
 }  // namespace detail
 
 // Forward tiles: rows are `ow`-long output rows of pixels, row_stride the a_i (stride * C); an
-// RGB input (row_stride 3) gets the RGB 3x3 tile on AVX-512, the stride compiled in on AVX2.
+// RGB or one-channel input at stride 1 (row_stride 3 or 1) gets the 3x3 tile over its channels on
+// AVX-512 (other kernel widths fall back inside it), the stride compiled in on AVX2 (RGB).
 inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_t ow) {
   switch (isa) {
 #if MOODNET_SGEMM_X86
@@ -454,15 +455,16 @@ inline ConvTile conv_weights_tile(Isa isa, int64_t f, int64_t taps_per_row,
       // 1 thread 0.79-0.82 -> 0.93-1.00, 2 threads 0.63-0.81 -> 0.93-1.00.
       if (taps_per_row == 9 && kernel_rows == 3 && f <= 16)
         return ConvTile{9, 16, &conv_weights_micro_avx512_3xr<9, 1>, 3};
-      // 3x3 over one channel (fer-cnn's first layer): 3 kernel rows x 3 taps x 32 filters.
+      // 3x3 over one channel (fer-cnn's first layer): 3 kernel rows x 3 taps x 16 or 32 filters
+      // (fer1 against oneDNN on host C, 3 alternated runs: 0.57-0.59 -> 0.83-1.06).
       if (taps_per_row == 3 && kernel_rows == 3)
         return f <= 16 ? ConvTile{3, 16, &conv_weights_micro_avx512_3xr<3, 1>, 3}
                        : ConvTile{3, 32, &conv_weights_micro_avx512_3xr<3, 2>, 3};
       if (taps_per_row == 9)
         return f <= 16 ? ConvTile{9, 16, &conv_micro_avx512<9, 1, false>}
                        : ConvTile{9, 32, &conv_micro_avx512<9, 2, false>};
-      // One-channel input (fer-cnn's first layer): 3 taps per kernel row; a 14-row tile would
-      // leave 11 of its rows idle.
+      // One-channel input, kernels other than 3 rows high: 3 taps per kernel row; a 14-row tile
+      // would leave 11 of its rows idle.
       if (taps_per_row == 3)
         return f <= 16 ? ConvTile{3, 16, &conv_micro_avx512<3, 1, false>}
                        : ConvTile{3, 32, &conv_micro_avx512<3, 2, false>};

@@ -153,8 +153,8 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_pixel(const ConvGeometry& g, const floa
 // per row at once; the nine weights stay in registers, and each input column the tile covers is
 // loaded once per input row and multiplied into every output that uses it (the loops unroll to
 // straight-line code). R = 2 (AVX-512: two rows of accumulators, the weights and a load fill 26
-// of its 32 registers) loads each of its four input rows once for both output rows. kEdge: a
-// tile on the image border, which skips the taps outside the image (rows and columns tested at
+// of its 32 registers at P = 8) loads each of its four input rows once for both output rows. kEdge:
+// a tile on the image border, which skips the taps outside the image (rows and columns tested at
 // run time); every output gets its taps in (ky, kx) order either way, as dw3x3_forward_pixel
 // does, so the results are bitwise the same whichever path computes a pixel. The channel blocks
 // run inside the pixel tile, so a tile's reads go through each pixel's channels in order (a whole
@@ -335,10 +335,11 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
   const auto [ox_lo, ox_hi] = interior_outputs(g.ow, g.w, g.kw, g.sw, g.pad_left);
   const bool fast = dw_fast_3x3<VT>(g);
   // The 3x3 fast path's tile width: `pixels` or one fewer, whichever computes fewer pixels over
-  // a row (the last tile of a row overlaps the one before); 28 = 4 x 7. Border tiles in place of
-  // per-pixel code for the border, and 7-pixel tiles, on f_dw (host C, 2 alternated runs, single
-  // rows both sides): 1 thread forward 0.80-0.83 -> 0.83-0.99 of oneDNN, backward-data 0.84-0.86
-  // -> 1.02-1.06; 2 threads 0.72-0.76 -> 0.89-0.99 and 0.78 -> 0.94-0.98.
+  // a row (the last tile of a row overlaps the one before); 28 = 4 x 7. Single rows, border tiles
+  // in place of per-pixel code for the border, and 7-pixel tiles, together against row pairs of 8
+  // with the border per pixel, f_dw on host C, 2 alternated runs: 1 thread forward 0.80-0.83 ->
+  // 0.83-0.99 of oneDNN, backward-data 0.84-0.86 -> 1.02-1.06; 2 threads 0.72-0.76 -> 0.89-0.99
+  // and 0.78 -> 0.94-0.98.
   int64_t tile = 0;
   if constexpr (!std::is_same_v<VT, DwScalar>) {
     const auto computed = [&](int64_t p) { return (g.ow + p - 1) / p * p; };
