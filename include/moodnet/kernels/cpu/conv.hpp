@@ -184,9 +184,11 @@ namespace detail {
 // Output row oy of one image: yrow:(OW,F) = act(conv(xn:(H,W,C), packed w) + b). Rows of a tile
 // are MR consecutive output pixels; a tile whose window leaves the image (or a short last tile)
 // reads a zero-padded copy of its window in `patch` (KH * ((MR - 1) * SW + KW) * C floats).
+// streamed_output: yrow is part of the output tensor (ConvMicroArgs::streamed_output), not a
+// buffer of a few rows written over again.
 inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, const float* wpack,
                                     const ConvTile& t, const float* b, Activation act, int64_t oy,
-                                    float* yrow, float* patch) {
+                                    float* yrow, float* patch, bool streamed_output) {
   const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c, kkc = g.kh * kwc;
   const int64_t strips = (g.f + NR - 1) / NR;
   const int64_t pw = (MR - 1) * g.sw + g.kw;  // window width of a tile, in pixels
@@ -195,6 +197,7 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
   ConvMicroArgs p;
   p.nq = g.kh, p.nk = kwc, p.a_i = g.sw * g.c, p.b_q = kwc * NR, p.b_k = NR, p.ldc = g.f;
   p.act = act;
+  p.streamed_output = streamed_output;
   // 1x1 stride-1 convs (no padding, so a tile's input is its m pixels, contiguous) fetch the
   // tile four steps ahead into L2, input and output: ~1 us of FMAs at f_pw. With C FMAs per
   // value loaded they stream from L3 or memory, and the hardware prefetcher alone left the
@@ -276,7 +279,7 @@ for (int64_t n = 0; n < g.n; ++n)
     static thread_local std::vector<float> patch_buf;
     float* patch = detail::scratch(patch_buf, static_cast<size_t>(detail::conv_patch_floats(g, t)));
     detail::conv_forward_direct_row(g, x + n * g.h * g.w * g.c, wpack, t, b, act, oy,
-                                    y + (n * g.oh + oy) * g.ow * g.f, patch);
+                                    y + (n * g.oh + oy) * g.ow * g.f, patch, true);
   }
 }
 
@@ -333,7 +336,7 @@ for (int64_t n = 0; n < g.n; ++n)
     const int64_t oy0 = py * p.sh, nrows = std::min(p.ph, g.oh - oy0);
     for (int64_t r = 0; r < nrows; ++r)
       detail::conv_forward_direct_row(g, x + n * g.h * g.w * g.c, wpack, t, b, act, oy0 + r,
-                                      rows + r * row, patch);
+                                      rows + r * row, patch, false);
     // The pooled row: the pool kernel (per ISA) over the nrows conv rows as a one-row image.
     PoolGeometry pr = p;
     pr.n = 1, pr.h = nrows, pr.oh = 1;
