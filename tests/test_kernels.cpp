@@ -247,7 +247,7 @@ TEST_CASE(
       INFO("isa " << moodnet::cpu::to_string(isa) << (pair ? ", row pairs" : ""));
       uint64_t seed = 12000;
       // Sizes with no interior (1, 2), a thin one (3, 4) and wide ones past the tiles: output
-      // rows of 7, 8, 11, 13, 15, 16, 21 pixels take the 7- or 8-pixel AVX-512 tile, 3 or 4 AVX2.
+      // rows of 7, 8, 11, 13, 15, 16, 21 pixels take the 7- or 8-pixel AVX-512 tile, 4 AVX2.
       for (int64_t c : {16, 32, 48})
         for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 2},
                             {2, 3},
@@ -479,7 +479,7 @@ TEST_CASE("kernels: conv2d and depthwise on the seed models' exact shapes, and a
       // Three filters: backward-data is a forward conv over 3 channels, on the RGB forward tile.
       {2, 11, 37, 8, 3, 1, 3, v, false},
       // One channel, 3x3 stride 1 (fer-cnn's first layer and variants): the forward's one-channel
-      // tiles, 12 rows (output rows of 48, 24, 33) and 14 (40): 32 filters as two halves, 20 as a
+      // tiles (12 rows; output rows of 48, 40, 24, 33): 32 filters as two halves, 20 as a
       // full and a partial one, 16 and 7 as one, 48 as a 32-filter strip and a half; and the
       // weight gradient's three-kernel-row tile over 3 taps (full, partial, half-empty strips).
       {2, 48, 48, 1, 3, 1, 32, s, false},

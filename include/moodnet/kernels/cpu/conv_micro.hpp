@@ -413,13 +413,10 @@ inline ConvTile conv_forward_tile(Isa isa, int64_t f, int64_t row_stride, int64_
       // 13 rows measured slower than 14 with two idle rows; only 12 earns its place.
       const int mr = detail::best_mr(ow, {14, 12});
       // One channel at stride 1 (grayscale first layers): the 3x3 tile over one channel.
-      if (row_stride == 1) {
-        if (mr == 12)
-          return f <= 16 ? ConvTile{12, 16, &conv_micro_avx512_3x3<12, 1, 1>}
-                         : ConvTile{12, 32, &conv_micro_avx512_3x3<12, 1, 2>};
-        return f <= 16 ? ConvTile{14, 16, &conv_micro_avx512_3x3<14, 1, 1>}
-                       : ConvTile{14, 32, &conv_micro_avx512_3x3<14, 1, 2>};
-      }
+      // 12 rows only, for cpu_conv.cpp's compile time (fer-cnn's 48-pixel rows fill them).
+      if (row_stride == 1)
+        return f <= 16 ? ConvTile{12, 16, &conv_micro_avx512_3x3<12, 1, 1>}
+                       : ConvTile{12, 32, &conv_micro_avx512_3x3<12, 1, 2>};
       // 6 x 64 tiles wherever F is a multiple of 64 and they fill the rows about as well as 12
       // or 14 do: with the input and output streaming from L3 or memory, six A rows and four
       // cache lines per output row keep the loads flowing better (1x1 conv 64 -> 128 over

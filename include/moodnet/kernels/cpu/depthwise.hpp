@@ -230,15 +230,15 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_row(const ConvGeometry& g, const float*
   }
 }
 
-// The 3x3 fast path for one output row (or two, R = 2), P pixels a tile.
-template <class VT, int64_t P>
+// The 3x3 fast path for one output row (or two, kPair), P pixels a tile. Each (P, R) compiles
+// four tile bodies (stride 1 or 2, border or not): only the ones used are instantiated
+// (cpu_conv.cpp's compile time).
+template <class VT, int64_t P, bool kPair>
 MOODNET_ALWAYS_INLINE void dw3x3_forward_rows(const ConvGeometry& g, const float* x, const float* w,
-                                              const float* b, float* y, int64_t oy, bool pair) {
-  if (pair)
-    return g.sw == 1 ? dw3x3_forward_row<VT, P, 1, 2>(g, x, w, b, y, oy)
-                     : dw3x3_forward_row<VT, P, 2, 2>(g, x, w, b, y, oy);
-  g.sw == 1 ? dw3x3_forward_row<VT, P, 1, 1>(g, x, w, b, y, oy)
-            : dw3x3_forward_row<VT, P, 2, 1>(g, x, w, b, y, oy);
+                                              const float* b, float* y, int64_t oy) {
+  constexpr int64_t R = kPair ? 2 : 1;
+  g.sw == 1 ? dw3x3_forward_row<VT, P, 1, R>(g, x, w, b, y, oy)
+            : dw3x3_forward_row<VT, P, 2, R>(g, x, w, b, y, oy);
 }
 
 // Output row oy, columns [ox0, ox1), NB registers of channels from c0: acc[v][ky * 3 + kx] +=
@@ -339,13 +339,15 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
   // in place of per-pixel code for the border, and 7-pixel tiles, together against row pairs of 8
   // with the border per pixel, f_dw on host C, 2 alternated runs: 1 thread forward 0.80-0.83 ->
   // 0.83-0.99 of oneDNN, backward-data 0.84-0.86 -> 1.02-1.06; 2 threads 0.72-0.76 -> 0.89-0.99
-  // and 0.78 -> 0.94-0.98.
+  // and 0.78 -> 0.94-0.98. AVX-512 single rows only: row pairs (measured with 8) and AVX2 keep
+  // `pixels`, so fewer tile bodies are compiled.
+  const bool pair_rows = dw_pair_rows();
   int64_t tile = 0;
   if constexpr (!std::is_same_v<VT, DwScalar>) {
     const auto computed = [&](int64_t p) { return (g.ow + p - 1) / p * p; };
-    tile = computed(VT::pixels - 1) < computed(VT::pixels) ? VT::pixels - 1 : VT::pixels;
+    const bool narrow = VT::lanes == 16 && !pair_rows;
+    tile = narrow && computed(VT::pixels - 1) < computed(VT::pixels) ? VT::pixels - 1 : VT::pixels;
   }
-  const bool pair_rows = dw_pair_rows();
   constexpr int64_t P = 8;  // output pixels per register block: 8 independent FMA chains
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     int64_t ox = 0;
@@ -391,11 +393,18 @@ MOODNET_ALWAYS_INLINE void dw_forward_image(const ConvGeometry& g, const float* 
     if constexpr (!std::is_same_v<VT, DwScalar>) {
       if (fast) {
         if (g.ow >= tile) {
-          if (tile == VT::pixels)
-            dw3x3_forward_rows<VT, VT::pixels>(g, x, w, b, y, oy, pair);
-          else
-            dw3x3_forward_rows<VT, VT::pixels - 1>(g, x, w, b, y, oy, pair);
-          if (pair) ++oy;  // done with oy + 1 too
+          if constexpr (VT::lanes == 16) {
+            if (pair) {
+              dw3x3_forward_rows<VT, VT::pixels, true>(g, x, w, b, y, oy);
+              ++oy;  // done with oy + 1 too
+              continue;
+            }
+            if (tile != VT::pixels) {
+              dw3x3_forward_rows<VT, VT::pixels - 1, false>(g, x, w, b, y, oy);
+              continue;
+            }
+          }
+          dw3x3_forward_rows<VT, VT::pixels, false>(g, x, w, b, y, oy);
           continue;
         }
         for (; ox < g.ow; ++ox) dw3x3_forward_pixel<VT>(g, x, w, b, y, oy, ox);
