@@ -43,34 +43,67 @@ struct WinogradTiles {
   [[gnu::always_inline]] Origin origin(int64_t t) const {
     return {t / (th * tw), M * ((t / tw) % th), M * (t % tw)};
   }
+  // The origin of the tile after o's (no divisions: a transform's tile loop steps through them).
+  [[gnu::always_inline]] void next(Origin& o) const {
+    if ((o.ox += M) < M * tw) return;
+    o.ox = 0;
+    if ((o.oy += M) < M * th) return;
+    o.oy = 0, ++o.n;
+  }
 };
 
+// One register of channels as a GCC vector, for the transforms that work on whole groups of
+// channels in registers (winograd4.hpp, winograd4_grad.hpp): 16 floats for AVX-512 (a zmm), 8 for
+// AVX2 (a ymm; 16 there took two registers an operation and spilled: shapes b, c, e forward
+// 10-50 % slower than the channel loops they replaced, with 8 b 48-50 -> 41-42 ms, c 27.7 ->
+// 29.5-30.1, e 32.2-32.5 -> 30.4-31.4 on host C, 1 thread), 4 for the baseline build.
+// Always-inline bodies take their caller's target.
+typedef float winograd_vec16 __attribute__((vector_size(64)));
+typedef float winograd_vec8 __attribute__((vector_size(32)));
+typedef float winograd_vec4 __attribute__((vector_size(16)));
+
+// The vector at p, any alignment, read or written through a packed struct (see MOODNET_DW_VEC in
+// depthwise.hpp: clang turned reduced-alignment vector typedefs into aligned moves).
+template <class V>
+struct __attribute__((packed, may_alias)) WinogradVecAt {
+  V v;
+};
+template <class V>
+[[gnu::always_inline]] inline const WinogradVecAt<V>& wvec(const float* p) {
+  return *reinterpret_cast<const WinogradVecAt<V>*>(p);
+}
+template <class V>
+[[gnu::always_inline]] inline WinogradVecAt<V>& wvec(float* p) {
+  return *reinterpret_cast<WinogradVecAt<V>*>(p);
+}
+
 // The transforms of a tile size W (Winograd2, Winograd4; the weight-gradient traits add
-// grad_output and weights_grad), compiled per ISA: the always_inline bodies take the caller's
-// target, and a member is compiled only for the W that use it.
-#define MOODNET_WINOGRAD_VARIANTS(name, target)                                                 \
+// grad_output and weights_grad), compiled per ISA with that ISA's register of channels V: the
+// always_inline bodies take the caller's target, and a member is compiled only for the W that
+// use it.
+#define MOODNET_WINOGRAD_VARIANTS(name, target, V)                                              \
   template <class W>                                                                            \
   struct name {                                                                                 \
     target static void input(const ConvGeometry& g, const float* x, int64_t t0, int64_t count,  \
                              int64_t ldv, const float* zeros, float* tmp, float* v) {           \
-      W::input(g, x, t0, count, ldv, zeros, tmp, v);                                            \
+      W::template input<V>(g, x, t0, count, ldv, zeros, tmp, v);                                \
     }                                                                                           \
     target static void output(const ConvGeometry& g, const float* m, int64_t t0, int64_t count, \
                               int64_t ldm, const float* bias, Activation act, float* sink,      \
                               float* tmp, float* y, const PoolGeometry* pool) {                 \
-      W::output(g, m, t0, count, ldm, bias, act, sink, tmp, y, pool);                           \
+      W::template output<V>(g, m, t0, count, ldm, bias, act, sink, tmp, y, pool);               \
     }                                                                                           \
     target static void grad_output(const ConvGeometry& g, const float* dy, int64_t t0,          \
                                    int64_t count, int64_t ldm, const float* zeros, float* tmp,  \
                                    float* dm) {                                                 \
-      W::grad_output(g, dy, t0, count, ldm, zeros, tmp, dm);                                    \
+      W::template grad_output<V>(g, dy, t0, count, ldm, zeros, tmp, dm);                        \
     }                                                                                           \
   };
 
-MOODNET_WINOGRAD_VARIANTS(WinogradGeneric, )
+MOODNET_WINOGRAD_VARIANTS(WinogradGeneric, , winograd_vec4)
 #if MOODNET_SGEMM_X86
-MOODNET_WINOGRAD_VARIANTS(WinogradAvx2, MOODNET_TARGET_AVX2)
-MOODNET_WINOGRAD_VARIANTS(WinogradAvx512, MOODNET_TARGET_AVX512)
+MOODNET_WINOGRAD_VARIANTS(WinogradAvx2, MOODNET_TARGET_AVX2, winograd_vec8)
+MOODNET_WINOGRAD_VARIANTS(WinogradAvx512, MOODNET_TARGET_AVX512, winograd_vec16)
 #endif
 #undef MOODNET_WINOGRAD_VARIANTS
 
@@ -89,7 +122,7 @@ struct WinogradKernels {
 template <class W, template <class> class On>
 WinogradKernels winograd_kernels_on() {
   WinogradKernels k;
-  if constexpr (requires { &W::grad_output; })
+  if constexpr (requires { typename W::Forward; })  // weight-gradient traits
     k.input = &On<typename W::Forward>::input, k.grad_output = &On<W>::grad_output;
   else
     k.input = &On<W>::input, k.output = &On<W>::output;
@@ -197,7 +230,8 @@ struct Winograd2 {
   static constexpr int64_t block_floats = 131072;
 
   // V[xi][j][c] for the tiles [t0, t0 + count) of the batch, V row stride `ldv` tiles per xi.
-  // zeros: C floats of 0.
+  // zeros: C floats of 0. (V: unused, the channel loops are `omp simd`.)
+  template <class V>
   MOODNET_ALWAYS_INLINE static void input(const ConvGeometry& g, const float* x, int64_t t0,
                                           int64_t count, int64_t ldv, const float* zeros,
                                           float* /*tmp*/, float* __restrict v) {
@@ -239,6 +273,7 @@ struct Winograd2 {
   // y for the tiles [t0, t0 + count) from M[xi][j][f] (row stride ldm tiles per xi). Outputs
   // past the image's last row or column go to `sink` (F floats), so every store is unconditional
   // and the channel loop vectorises.
+  template <class V>
   MOODNET_ALWAYS_INLINE static void output(const ConvGeometry& g, const float* m, int64_t t0,
                                            int64_t count, int64_t ldm, const float* bias,
                                            Activation act, float* sink, float* /*tmp*/, float* y,

@@ -34,26 +34,33 @@ inline bool winograd4_applies(const ConvGeometry& g) {
 
 namespace detail {
 
-// One column or row of B^T d.
-MOODNET_ALWAYS_INLINE void winograd4_bt(float d0, float d1, float d2, float d3, float d4, float d5,
-                                        float& o0, float& o1, float& o2, float& o3, float& o4,
-                                        float& o5) {
-  o0 = d0 - 1.5f * d1 - 2.0f * d2 + 1.5f * d3 + d4;
-  o1 = -d1 + 0.5f * d2 + 2.5f * d3 + d4;
-  o2 = d1 - 2.5f * d2 + 0.5f * d3 + d4;
-  o3 = -2.0f * d1 - d2 + 2.0f * d3 + d4;
-  o4 = 0.5f * d1 - d2 - 0.5f * d3 + d4;
-  o5 = d1 - 1.5f * d2 - 2.0f * d3 + 1.5f * d4 + d5;
+// The input and output transforms run a tile's whole 6x6 block of one register of channels
+// (winograd.hpp's V: 16, 8 or 4 floats by ISA) through both 1-D passes in registers. The
+// per-pass channel loops they replace went through a scratch buffer twice and spent more on loop
+// and pointer set-up than on the arithmetic where C = 16 (one vector a pass): on shape b (16 ->
+// 32 channels) the transforms took 53 % of the forward pass, the GEMMs 31 %.
+template <class V>
+constexpr int64_t lanes_of = sizeof(V) / sizeof(float);
+
+// One column or row of B^T d: o[x] = sum_y B^T(x, y) d[y].
+template <class V>
+MOODNET_ALWAYS_INLINE void winograd4_bt(const V (&d)[6], V (&o)[6]) {
+  o[0] = d[0] - 1.5f * d[1] - 2.0f * d[2] + 1.5f * d[3] + d[4];
+  o[1] = -d[1] + 0.5f * d[2] + 2.5f * d[3] + d[4];
+  o[2] = d[1] - 2.5f * d[2] + 0.5f * d[3] + d[4];
+  o[3] = -2.0f * d[1] - d[2] + 2.0f * d[3] + d[4];
+  o[4] = 0.5f * d[1] - d[2] - 0.5f * d[3] + d[4];
+  o[5] = d[1] - 1.5f * d[2] - 2.0f * d[3] + 1.5f * d[4] + d[5];
 }
 
 // One column or row of A^T M: o[i] = sum_x A^T(i, x) m[x].
-MOODNET_ALWAYS_INLINE void winograd4_at(float m0, float m1, float m2, float m3, float m4, float m5,
-                                        float& o0, float& o1, float& o2, float& o3) {
-  const float a = m1 + m2, b = m1 - m2;
-  o0 = m0 + a + m3 + m4;
-  o1 = b + 0.5f * m3 - 2.0f * m4;
-  o2 = a + 0.25f * m3 + 4.0f * m4;
-  o3 = b + 0.125f * m3 - 8.0f * m4 + m5;
+template <class V>
+MOODNET_ALWAYS_INLINE void winograd4_at(const V (&m)[6], V (&o)[4]) {
+  const V a = m[1] + m[2], b = m[1] - m[2];
+  o[0] = m[0] + a + m[3] + m[4];
+  o[1] = b + 0.5f * m[3] - 2.0f * m[4];
+  o[2] = a + 0.25f * m[3] + 4.0f * m[4];
+  o[3] = b + 0.125f * m[3] - 8.0f * m[4] + m[5];
 }
 
 // One column or row of G g.
@@ -68,130 +75,186 @@ MOODNET_ALWAYS_INLINE void winograd4_g(float a, float b, float c, float& o0, flo
   o5 = c;
 }
 
-// Six channel vectors through one 1-D B^T (a column or row of a 6x6 tile), vectorised over the
-// n channels: out[x][k] = sum_y B^T(x, y) in[y][k].
-MOODNET_ALWAYS_INLINE void winograd4_bt_pass(int64_t n, const float* const* in, float* const* out) {
-  const float* __restrict d0 = in[0], * __restrict d1 = in[1], * __restrict d2 = in[2], * __restrict d3 = in[3], * __restrict d4 = in[4], * __restrict d5 = in[5];
-  float* __restrict o0 = out[0], * __restrict o1 = out[1], * __restrict o2 = out[2], * __restrict o3 = out[3], * __restrict o4 = out[4], * __restrict o5 = out[5];
-  MOODNET_OMP(omp simd)
-  for (int64_t k = 0; k < n; ++k)
-    winograd4_bt(d0[k], d1[k], d2[k], d3[k], d4[k], d5[k], o0[k], o1[k], o2[k], o3[k], o4[k],
-                 o5[k]);
-}
-
-// F(4x4, 3x3): 6x6 input tiles, 36 planes; the transforms run as separable 1-D passes through
-// tmp (36 values per channel would not fit in registers).
+// F(4x4, 3x3): 6x6 input tiles, 36 planes.
 struct Winograd4 {
   static constexpr int tile = 4, planes = 36;  // outputs per tile side, transformed values
-  static constexpr int64_t tmp_planes = 36;    // of max(C, F) floats
+  static constexpr int64_t tmp_planes = 36;    // of max(C, F) floats: a border tile's window
   // Forward tiles per block: V and M within about a quarter of a 1 MiB L2 (measured on fer-cnn's
   // shapes: a half was 5-10 % slower).
   static constexpr int64_t block_floats = 65536;
 
+  // V planes r * 6 + s of one register of channels: d(r, s) at d[r * rs + s * cs], plane xi written
+  // at v[xi * xs].
+  template <class V>
+  MOODNET_ALWAYS_INLINE static void input_group(const float* d, int64_t rs, int64_t cs, float* v,
+                                                int64_t xs) {
+    V t[6][6];  // B^T d, [row][column]
+    for (int col = 0; col < 6; ++col) {
+      V in[6], out[6];
+      for (int r = 0; r < 6; ++r) in[r] = wvec<V>(d + r * rs + col * cs).v;
+      winograd4_bt(in, out);
+      for (int r = 0; r < 6; ++r) t[r][col] = out[r];
+    }
+    for (int r = 0; r < 6; ++r) {  // (B^T d) B, row r
+      V out[6];
+      winograd4_bt(t[r], out);
+      for (int col = 0; col < 6; ++col) wvec<V>(v + (r * 6 + col) * xs).v = out[col];
+    }
+  }
+
   // V[xi][j][c], xi < 36, for the tiles [t0, t0 + count), V row stride `ldv` tiles per xi.
-  // zeros: C floats of 0; tmp: 36 * C floats of scratch (B^T d, in L1).
+  // tmp: 36 * C floats of scratch (a border tile's window, zero outside the image).
+  template <class V>
   MOODNET_ALWAYS_INLINE static void input(const ConvGeometry& g, const float* x, int64_t t0,
-                                          int64_t count, int64_t ldv, const float* zeros,
+                                          int64_t count, int64_t ldv, const float* /*zeros*/,
                                           float* tmp, float* v) {
     const WinogradTiles<4> tiles(g);
-    const int64_t c = g.c;
-    const int64_t xs = ldv * c;  // between xi planes
-    for (int64_t j = 0; j < count; ++j) {
-      const auto [n, oy, ox] = tiles.origin(t0 + j);
-      const int64_t iy0 = oy - g.pad_top, ix0 = ox - g.pad_left;
-      for (int col = 0; col < 6; ++col) {  // B^T d, column col -> tmp[row][col]
-        const float* in[6];
-        float* out[6];
-        const int64_t ix = ix0 + col;
-        for (int r = 0; r < 6; ++r) {
-          const int64_t iy = iy0 + r;
-          in[r] = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w ? x + ((n * g.h + iy) * g.w + ix) * c
-                                                             : zeros;
-          out[r] = tmp + (r * 6 + col) * c;
-        }
-        winograd4_bt_pass(c, in, out);
+    const int64_t c = g.c, xs = ldv * c;  // between xi planes
+    constexpr int64_t lanes = lanes_of<V>;
+    const int64_t whole = c / lanes * lanes;
+    auto o = tiles.origin(t0);
+    for (int64_t j = 0; j < count; ++j, tiles.next(o)) {
+      const int64_t iy0 = o.oy - g.pad_top, ix0 = o.ox - g.pad_left;
+      const float* d;
+      int64_t rs;
+      if (iy0 >= 0 && iy0 + 6 <= g.h && ix0 >= 0 && ix0 + 6 <= g.w) {
+        d = x + ((o.n * g.h + iy0) * g.w + ix0) * c, rs = g.w * c;
+      } else {  // the window into tmp, zero outside the image
+        for (int r = 0; r < 6; ++r)
+          for (int col = 0; col < 6; ++col) {
+            const int64_t iy = iy0 + r, ix = ix0 + col;
+            float* dst = tmp + (r * 6 + col) * c;
+            if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
+              std::copy_n(x + ((o.n * g.h + iy) * g.w + ix) * c, c, dst);
+            else
+              std::fill_n(dst, c, 0.0f);
+          }
+        d = tmp, rs = 6 * c;
       }
-      for (int r = 0; r < 6; ++r) {  // (B^T d) B, row r -> V planes r * 6 + col
-        const float* in[6];
-        float* out[6];
-        for (int col = 0; col < 6; ++col) {
-          in[col] = tmp + (r * 6 + col) * c;
-          out[col] = v + (r * 6 + col) * xs + j * c;
-        }
-        winograd4_bt_pass(c, in, out);
+      float* vj = v + j * c;
+      // The next tile's 36 V lines (one per plane, apart in L2) into L1 ahead of their stores,
+      // and in output() the next tile's M lines ahead of their loads: too many streams for the
+      // hardware prefetcher. Shape b forward, 1 thread, host C, 4 alternated runs (best of 5):
+      // 29.7-31.7 -> 24.2-30.2 ms with both; without this one 27.2-37.0.
+      if (j + 1 < count)
+        for (int xi = 0; xi < 36; ++xi)
+          for (int64_t c0 = 0; c0 < c; c0 += 16)  // a cache line is 16 floats
+            __builtin_prefetch(vj + c + xi * xs + c0, 1, 3);
+      for (int64_t c0 = 0; c0 < whole; c0 += lanes) input_group<V>(d + c0, rs, c, vj + c0, xs);
+      if (whole < c) {  // the last channels, through zero-padded copies
+        const int64_t rest = c - whole;
+        alignas(64) float win[36 * lanes] = {}, out[36 * lanes];
+        for (int xi = 0; xi < 36; ++xi)
+          std::copy_n(d + (xi / 6) * rs + (xi % 6) * c + whole, rest, win + xi * lanes);
+        input_group<V>(win, 6 * lanes, lanes, out, lanes);
+        for (int xi = 0; xi < 36; ++xi) std::copy_n(out + xi * lanes, rest, vj + xi * xs + whole);
+      }
+    }
+  }
+
+  // The 4x4 outputs of one register of filters: M plane xi at m[xi * xs], clamped to [lo, hi] after
+  // the bias (linear: [-inf, inf]).
+  template <class V>
+  MOODNET_ALWAYS_INLINE static void output_group(const float* m, int64_t xs, const V& bias,
+                                                 const V& lo, const V& hi, V (&y)[4][4]) {
+    V t[4][6];  // A^T M, [row][column]
+    for (int col = 0; col < 6; ++col) {
+      V in[6], out[4];
+      for (int x = 0; x < 6; ++x) in[x] = wvec<V>(m + (x * 6 + col) * xs).v;
+      winograd4_at(in, out);
+      for (int r = 0; r < 4; ++r) t[r][col] = out[r];
+    }
+    for (int r = 0; r < 4; ++r) {  // (A^T M) A, row r
+      V out[4];
+      winograd4_at(t[r], out);
+      for (int col = 0; col < 4; ++col) {
+        V v = out[col] + bias;
+        v = v < lo ? lo : v;
+        y[r][col] = v > hi ? hi : v;
+      }
+    }
+  }
+
+  // The 2x2 windows of a tile's outputs (rows oy, oy + 1 or oy + 2, oy + 3 as pr = 0, 1) into
+  // the pooled y at channel f0; windows past the pooled output are dropped, outputs past the
+  // conv output skipped. Max from -inf in the pool kernel's order (bitwise conv then pool).
+  template <class V>
+  MOODNET_ALWAYS_INLINE static void max_pool_group(const ConvGeometry& g, const PoolGeometry& p,
+                                                   int64_t n, int64_t oy, int64_t ox,
+                                                   const V (&y)[4][4], int64_t f0, int64_t lanes,
+                                                   float* out) {
+    for (int pr = 0; pr < 2; ++pr) {
+      const int64_t py = oy / 2 + pr;
+      if (py >= p.oh) break;
+      for (int pc = 0; pc < 2; ++pc) {
+        const int64_t px = ox / 2 + pc;
+        if (px >= p.ow) break;
+        V mx = V{} - __builtin_inff();
+        for (int r = 2 * pr; r < 2 * pr + 2 && oy + r < g.oh; ++r)
+          for (int col = 2 * pc; col < 2 * pc + 2 && ox + col < g.ow; ++col)
+            mx = mx < y[r][col] ? y[r][col] : mx;
+        float* dst = out + ((n * p.oh + py) * p.ow + px) * g.f + f0;
+        if (lanes == lanes_of<V>)
+          wvec<V>(dst).v = mx;
+        else
+          for (int64_t k = 0; k < lanes; ++k) dst[k] = mx[k];
       }
     }
   }
 
   // y for the tiles [t0, t0 + count) from M[xi][j][f] (row stride ldm tiles per xi). Outputs
-  // past the image's last row or column go to `sink` (F floats), so every store is unconditional
-  // and the channel loop vectorises. tmp: 24 * F floats of scratch (A^T M, in L1), 32 * F with
-  // `pool`: then y is the output max-pooled by 2x2 windows (stride 2, from the top-left corner;
-  // a 4x4 tile holds whole windows), each pair of tile rows pooled from tmp as it is done.
+  // past the image's last row or column go to `sink` (F floats), so the full groups' stores are
+  // unconditional. With `pool`, y is the output max-pooled by 2x2 windows (stride 2, from the
+  // top-left corner; a 4x4 tile holds whole windows), pooled in registers.
+  template <class V>
   MOODNET_ALWAYS_INLINE static void output(const ConvGeometry& g, const float* m, int64_t t0,
                                            int64_t count, int64_t ldm, const float* bias,
-                                           Activation act, float* sink, float* tmp, float* y,
+                                           Activation act, float* sink, float* /*tmp*/, float* y,
                                            const PoolGeometry* pool = nullptr) {
     const WinogradTiles<4> tiles(g);
     const int64_t f = g.f, xs = ldm * f;
+    constexpr int64_t lanes = lanes_of<V>;
+    const int64_t whole = f / lanes * lanes;
     // Clamping to [lo, hi] with selects (no branches): linear is [-inf, inf].
-    const float lo = act == Activation::linear ? -__builtin_inff() : 0.0f;
-    const float hi = act == Activation::relu6 ? 6.0f : __builtin_inff();
-    for (int64_t j = 0; j < count; ++j) {
-      const auto [n, oy, ox] = tiles.origin(t0 + j);
+    const V lo = V{} + (act == Activation::linear ? -__builtin_inff() : 0.0f);
+    const V hi = V{} + (act == Activation::relu6 ? 6.0f : __builtin_inff());
+    auto o = tiles.origin(t0);
+    for (int64_t j = 0; j < count; ++j, tiles.next(o)) {
       const float* mj = m + j * f;
-      for (int col = 0; col < 6; ++col) {  // A^T M, column col -> tmp[row][col]
-        const float* __restrict m0 = mj + col * xs, * __restrict m1 = mj + (6 + col) * xs, * __restrict m2 = mj + (12 + col) * xs, * __restrict m3 = mj + (18 + col) * xs, * __restrict m4 = mj + (24 + col) * xs, * __restrict m5 = mj + (30 + col) * xs;
-        float* __restrict w0 = tmp + col * f, * __restrict w1 = tmp + (6 + col) * f, * __restrict w2 = tmp + (12 + col) * f, * __restrict w3 = tmp + (18 + col) * f;
-        MOODNET_OMP(omp simd)
-        for (int64_t k = 0; k < f; ++k)
-          winograd4_at(m0[k], m1[k], m2[k], m3[k], m4[k], m5[k], w0[k], w1[k], w2[k], w3[k]);
-      }
-      float* rows = tmp + 24 * f;    // with pool: rows r - r % 2 and r of the tile, 4 columns each
-      for (int r = 0; r < 4; ++r) {  // (A^T M) A, row r -> y row oy + r
-        float* yo[4];
+      if (j + 1 < count)  // the next tile's M lines into L1 (see input())
+        for (int xi = 0; xi < 36; ++xi)
+          for (int64_t f0 = 0; f0 < f; f0 += 16) __builtin_prefetch(mj + f + xi * xs + f0, 0, 3);
+      float* yo[4][4];
+      for (int r = 0; r < 4; ++r)
         for (int col = 0; col < 4; ++col)
-          yo[col] = oy + r >= g.oh || ox + col >= g.ow ? sink
-                    : pool                             ? rows + ((r % 2) * 4 + col) * f
-                           : y + ((n * g.oh + oy + r) * g.ow + ox + col) * f;
-        const float* __restrict w = tmp + r * 6 * f;
-        float* __restrict y0 = yo[0], * __restrict y1 = yo[1], * __restrict y2 = yo[2], * __restrict y3 = yo[3];
-        MOODNET_OMP(omp simd)
-        for (int64_t k = 0; k < f; ++k) {
-          float o0, o1, o2, o3;
-          winograd4_at(w[k], w[f + k], w[2 * f + k], w[3 * f + k], w[4 * f + k], w[5 * f + k], o0,
-                       o1, o2, o3);
-          const float bk = bias[k];
-          o0 += bk, o1 += bk, o2 += bk, o3 += bk;
-          o0 = o0 < lo ? lo : o0, o1 = o1 < lo ? lo : o1, o2 = o2 < lo ? lo : o2;
-          o3 = o3 < lo ? lo : o3;
-          y0[k] = o0 > hi ? hi : o0, y1[k] = o1 > hi ? hi : o1, y2[k] = o2 > hi ? hi : o2;
-          y3[k] = o3 > hi ? hi : o3;
+          yo[r][col] = o.oy + r >= g.oh || o.ox + col >= g.ow
+                           ? sink
+                           : y + ((o.n * g.oh + o.oy + r) * g.ow + o.ox + col) * f;
+      for (int64_t f0 = 0; f0 < whole; f0 += lanes) {
+        V out[4][4];
+        output_group<V>(mj + f0, xs, wvec<V>(bias + f0).v, lo, hi, out);
+        if (pool) {
+          max_pool_group(g, *pool, o.n, o.oy, o.ox, out, f0, lanes, y);
+          continue;
         }
-        if (pool && r % 2 == 1) max_pool_rows(g, *pool, n, oy + r - 1, ox, rows, y);
+        for (int r = 0; r < 4; ++r)
+          for (int col = 0; col < 4; ++col) wvec<V>(yo[r][col] + f0).v = out[r][col];
       }
-    }
-  }
-
-  // The 2x2 windows over output rows oy, oy + 1 and columns ox .. ox + 3, held in rows
-  // ((row - oy) * 4 + col - ox) * F, into the pooled y; windows past the pooled output are
-  // dropped, outputs past the conv output are skipped. Max in the pool kernel's order.
-  MOODNET_ALWAYS_INLINE static void max_pool_rows(const ConvGeometry& g, const PoolGeometry& p,
-                                                  int64_t n, int64_t oy, int64_t ox,
-                                                  const float* rows, float* y) {
-    const int64_t f = g.f, py = oy / 2;
-    if (py >= p.oh) return;
-    for (int64_t pc = 0; pc < 2; ++pc) {
-      const int64_t px = ox / 2 + pc;
-      if (px >= p.ow) break;
-      float* __restrict yp = y + ((n * p.oh + py) * p.ow + px) * f;
-      std::fill(yp, yp + f, -__builtin_inff());
-      for (int64_t r = 0; r < 2 && oy + r < g.oh; ++r)
-        for (int64_t c = 2 * pc; c < 2 * pc + 2 && ox + c < g.ow; ++c) {
-          const float* __restrict xp = rows + (r * 4 + c) * f;
-          MOODNET_OMP(omp simd)
-          for (int64_t k = 0; k < f; ++k) yp[k] = std::max(yp[k], xp[k]);
+      if (whole < f) {  // the last filters, through zero-padded copies
+        const int64_t rest = f - whole;
+        alignas(64) float in[36 * lanes] = {}, b[lanes] = {};
+        for (int xi = 0; xi < 36; ++xi) std::copy_n(mj + xi * xs + whole, rest, in + xi * lanes);
+        std::copy_n(bias + whole, rest, b);
+        V out[4][4];
+        output_group<V>(in, lanes, wvec<V>(b).v, lo, hi, out);
+        if (pool) {
+          max_pool_group(g, *pool, o.n, o.oy, o.ox, out, whole, rest, y);
+          continue;
         }
+        for (int r = 0; r < 4; ++r)
+          for (int col = 0; col < 4; ++col)
+            for (int64_t k = 0; k < rest; ++k) yo[r][col][whole + k] = out[r][col][k];
+      }
     }
   }
 

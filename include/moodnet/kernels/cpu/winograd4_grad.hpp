@@ -22,15 +22,16 @@ inline bool winograd4_grad_applies(const ConvGeometry& g) {
 
 namespace detail {
 
-// One column or row of A dY (A = (A^T)^T, 6x4): o[x] = sum_i A^T(i, x) d[i].
-MOODNET_ALWAYS_INLINE void winograd4_a(float d0, float d1, float d2, float d3, float& o0, float& o1,
-                                       float& o2, float& o3, float& o4, float& o5) {
-  o0 = d0;
-  o1 = d0 + d1 + d2 + d3;
-  o2 = d0 - d1 + d2 - d3;
-  o3 = d0 + 0.5f * d1 + 0.25f * d2 + 0.125f * d3;
-  o4 = d0 - 2.0f * d1 + 4.0f * d2 - 8.0f * d3;
-  o5 = d3;
+// One column or row of A dY (A = (A^T)^T, 6x4): o[x] = sum_i A^T(i, x) d[i], on a register of
+// channels (winograd.hpp's V).
+template <class V>
+MOODNET_ALWAYS_INLINE void winograd4_a(const V (&d)[4], V (&o)[6]) {
+  o[0] = d[0];
+  o[1] = d[0] + d[1] + d[2] + d[3];
+  o[2] = d[0] - d[1] + d[2] - d[3];
+  o[3] = d[0] + 0.5f * d[1] + 0.25f * d[2] + 0.125f * d[3];
+  o[4] = d[0] - 2.0f * d[1] + 4.0f * d[2] - 8.0f * d[3];
+  o[5] = d[3];
 }
 
 // One column or row of G^T dU (G^T 3x6): o[p] = sum_x G(x, p) u[x].
@@ -49,34 +50,65 @@ struct Winograd4Grad : Winograd4 {
   // alike within the noise, 128 slower, 256 slower still (V and dM then leave L2).
   static constexpr int64_t grad_block = 64;
 
+  // dM planes x * 6 + y of one register of filters: dY(r, col) at d[r * rs + col * cs], plane
+  // xi written at dm[xi * xs]. In registers, as Winograd4::input_group.
+  template <class V>
+  MOODNET_ALWAYS_INLINE static void grad_output_group(const float* d, int64_t rs, int64_t cs,
+                                                      float* dm, int64_t xs) {
+    V t[6][4];  // A dY, [row][column]
+    for (int col = 0; col < 4; ++col) {
+      V in[4], out[6];
+      for (int r = 0; r < 4; ++r) in[r] = wvec<V>(d + r * rs + col * cs).v;
+      winograd4_a(in, out);
+      for (int x = 0; x < 6; ++x) t[x][col] = out[x];
+    }
+    for (int x = 0; x < 6; ++x) {  // (A dY) A^T, row x
+      V out[6];
+      winograd4_a(t[x], out);
+      for (int y = 0; y < 6; ++y) wvec<V>(dm + (x * 6 + y) * xs).v = out[y];
+    }
+  }
+
   // dM[xi][j][f] = A dY A^T for the tiles [t0, t0 + count): dY the tile's 4x4 block of dy, zero
-  // past the image's last row or column. zeros: F floats of 0; tmp: 24 * F floats of scratch.
+  // past the image's last row or column. tmp: 16 * F floats of scratch (a border tile's block).
+  template <class V>
   MOODNET_ALWAYS_INLINE static void grad_output(const ConvGeometry& g, const float* dy, int64_t t0,
-                                                int64_t count, int64_t ldm, const float* zeros,
+                                                int64_t count, int64_t ldm, const float* /*zeros*/,
                                                 float* tmp, float* dm) {
     const WinogradTiles<4> tiles(g);
     const int64_t f = g.f, xs = ldm * f;
-    for (int64_t j = 0; j < count; ++j) {
-      const auto [n, oy, ox] = tiles.origin(t0 + j);
-      for (int col = 0; col < 4; ++col) {  // A dY, column col -> tmp[x][col]
-        const float* p[4];
+    constexpr int64_t lanes = lanes_of<V>;
+    const int64_t whole = f / lanes * lanes;
+    auto o = tiles.origin(t0);
+    for (int64_t j = 0; j < count; ++j, tiles.next(o)) {
+      const float* d;
+      int64_t rs;
+      if (o.oy + 4 <= g.oh && o.ox + 4 <= g.ow) {
+        d = dy + ((o.n * g.oh + o.oy) * g.ow + o.ox) * f, rs = g.ow * f;
+      } else {  // the block into tmp, zero past the image
         for (int r = 0; r < 4; ++r)
-          p[r] = oy + r < g.oh && ox + col < g.ow ? dy + ((n * g.oh + oy + r) * g.ow + ox + col) * f
-                                                  : zeros;
-        const float* __restrict d0 = p[0], * __restrict d1 = p[1], * __restrict d2 = p[2], * __restrict d3 = p[3];
-        float* __restrict o0 = tmp + col * f, * __restrict o1 = tmp + (4 + col) * f, * __restrict o2 = tmp + (8 + col) * f, * __restrict o3 = tmp + (12 + col) * f, * __restrict o4 = tmp + (16 + col) * f, * __restrict o5 = tmp + (20 + col) * f;
-        MOODNET_OMP(omp simd)
-        for (int64_t k = 0; k < f; ++k)
-          winograd4_a(d0[k], d1[k], d2[k], d3[k], o0[k], o1[k], o2[k], o3[k], o4[k], o5[k]);
+          for (int col = 0; col < 4; ++col) {
+            float* dst = tmp + (r * 4 + col) * f;
+            if (o.oy + r < g.oh && o.ox + col < g.ow)
+              std::copy_n(dy + ((o.n * g.oh + o.oy + r) * g.ow + o.ox + col) * f, f, dst);
+            else
+              std::fill_n(dst, f, 0.0f);
+          }
+        d = tmp, rs = 4 * f;
       }
-      for (int x = 0; x < 6; ++x) {  // (A dY) A^T, row x -> dM planes x * 6 + y
-        const float* __restrict w = tmp + x * 4 * f;
-        float* o = dm + x * 6 * xs + j * f;
-        float* __restrict o0 = o, * __restrict o1 = o + xs, * __restrict o2 = o + 2 * xs, * __restrict o3 = o + 3 * xs, * __restrict o4 = o + 4 * xs, * __restrict o5 = o + 5 * xs;
-        MOODNET_OMP(omp simd)
-        for (int64_t k = 0; k < f; ++k)
-          winograd4_a(w[k], w[f + k], w[2 * f + k], w[3 * f + k], o0[k], o1[k], o2[k], o3[k], o4[k],
-                      o5[k]);
+      float* mj = dm + j * f;
+      if (j + 1 < count)  // the next tile's dM lines into L1 (see Winograd4::input)
+        for (int xi = 0; xi < 36; ++xi)
+          for (int64_t f0 = 0; f0 < f; f0 += 16) __builtin_prefetch(mj + f + xi * xs + f0, 1, 3);
+      for (int64_t f0 = 0; f0 < whole; f0 += lanes)
+        grad_output_group<V>(d + f0, rs, f, mj + f0, xs);
+      if (whole < f) {  // the last filters, through zero-padded copies
+        const int64_t rest = f - whole;
+        alignas(64) float blk[16 * lanes] = {}, out[36 * lanes];
+        for (int i = 0; i < 16; ++i)
+          std::copy_n(d + (i / 4) * rs + (i % 4) * f + whole, rest, blk + i * lanes);
+        grad_output_group<V>(blk, 4 * lanes, lanes, out, lanes);
+        for (int xi = 0; xi < 36; ++xi) std::copy_n(out + xi * lanes, rest, mj + xi * xs + whole);
       }
     }
   }

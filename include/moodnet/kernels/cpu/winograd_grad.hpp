@@ -108,6 +108,7 @@ struct Winograd2Grad : Winograd2 {
 
   // dM[xi][j][f] = A dY A^T for the tiles [t0, t0 + count): dY the tile's 2x2 block of dy, zero
   // past the image's last row or column. zeros: F floats of 0.
+  template <class V>
   MOODNET_ALWAYS_INLINE static void grad_output(const ConvGeometry& g, const float* dy, int64_t t0,
                                                 int64_t count, int64_t ldm, const float* zeros,
                                                 float* /*tmp*/, float* __restrict dm) {
