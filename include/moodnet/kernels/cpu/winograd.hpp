@@ -55,15 +55,17 @@ struct WinogradTiles {
 // One register of channels as a GCC vector, for the transforms that work on whole groups of
 // channels in registers (winograd4.hpp, winograd4_grad.hpp): 16 floats for AVX-512 (a zmm), 8 for
 // AVX2 (a ymm; 16 there took two registers an operation and spilled: shapes b, c, e forward
-// 10-50 % slower than the channel loops they replaced, with 8 b 48-50 -> 41-42 ms, c 27.7 ->
-// 29.5-30.1, e 32.2-32.5 -> 30.4-31.4 on host C, 1 thread), 4 for the baseline build.
+// with AVX2 forced, host C, 1 thread, 10-50 % slower than the channel loops they replaced; with
+// 8 b 48-50 -> 41-42 ms, c 27.7 -> 29.5-30.1, e 32.2-32.5 -> 30.4-31.4), 4 for the baseline.
 // Always-inline bodies take their caller's target.
 typedef float winograd_vec16 __attribute__((vector_size(64)));
 typedef float winograd_vec8 __attribute__((vector_size(32)));
 typedef float winograd_vec4 __attribute__((vector_size(16)));
 
 // The vector at p, any alignment, read or written through a packed struct (see MOODNET_DW_VEC in
-// depthwise.hpp: clang turned reduced-alignment vector typedefs into aligned moves).
+// depthwise.hpp: clang turned reduced-alignment vector typedefs into aligned moves). Copy .v into
+// a V or assign to it; never bind a V reference to it (GCC makes a temporary, clang binds in
+// place and then loads it as aligned: a fault where it is not).
 template <class V>
 struct __attribute__((packed, may_alias)) WinogradVecAt {
   V v;
@@ -108,8 +110,8 @@ MOODNET_WINOGRAD_VARIANTS(WinogradAvx512, MOODNET_TARGET_AVX512, winograd_vec16)
 #undef MOODNET_WINOGRAD_VARIANTS
 
 // One call's transforms, for the running ISA: input and output for the forward pass, input and
-// grad_output for the weight gradient (traits with grad_output, whose input is the instance of
-// their Forward traits: one copy per ISA).
+// grad_output for the weight gradient (traits with a Forward type, whose input transform is the
+// instance of their Forward traits: one copy per ISA).
 struct WinogradKernels {
   // x -> V, dy -> dM: (g, src, t0, count, row stride in tiles, zeros, tmp, dst)
   using Transform = void (*)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t,

@@ -87,7 +87,7 @@ struct Winograd4 {
   // at v[xi * xs].
   template <class V>
   MOODNET_ALWAYS_INLINE static void input_group(const float* d, int64_t rs, int64_t cs, float* v,
-                                                int64_t xs) {
+                                                int64_t xs, int64_t ahead) {
     V t[6][6];  // B^T d, [row][column]
     for (int col = 0; col < 6; ++col) {
       V in[6], out[6];
@@ -98,7 +98,11 @@ struct Winograd4 {
     for (int r = 0; r < 6; ++r) {  // (B^T d) B, row r
       V out[6];
       winograd4_bt(t[r], out);
-      for (int col = 0; col < 6; ++col) wvec<V>(v + (r * 6 + col) * xs).v = out[col];
+      for (int col = 0; col < 6; ++col) {
+        float* dst = v + (r * 6 + col) * xs;
+        __builtin_prefetch(dst + ahead, 1, 3);
+        wvec<V>(dst).v = out[col];
+      }
     }
   }
 
@@ -132,21 +136,21 @@ struct Winograd4 {
         d = tmp, rs = 6 * c;
       }
       float* vj = v + j * c;
-      // The next tile's 36 V lines (one per plane, apart in L2) into L1 ahead of their stores,
-      // and in output() the next tile's M lines ahead of their loads: too many streams for the
-      // hardware prefetcher. Shape b forward, 1 thread, host C, 4 alternated runs (best of 5):
-      // 29.7-31.7 -> 24.2-30.2 ms with both; without this one 27.2-37.0.
-      if (j + 1 < count)
-        for (int xi = 0; xi < 36; ++xi)
-          for (int64_t c0 = 0; c0 < c; c0 += 16)  // a cache line is 16 floats
-            __builtin_prefetch(vj + c + xi * xs + c0, 1, 3);
-      for (int64_t c0 = 0; c0 < whole; c0 += lanes) input_group<V>(d + c0, rs, c, vj + c0, xs);
+      // Each store to V also fetches the next tile's line of that plane into L1 (`ahead`), and
+      // in output() each load of M the next tile's: 36 lines a tile, one per plane and apart in
+      // L2, too many streams for the hardware prefetcher. Shape b forward, 1 thread, host C, 4
+      // alternated runs (best of 5): 29.7-31.7 -> 24.2-30.2 ms with both (then a loop over the
+      // next tile's lines before each tile; this form measured the same within the noise);
+      // without the V half 27.2-37.0.
+      const int64_t ahead = j + 1 < count ? c : 0;
+      for (int64_t c0 = 0; c0 < whole; c0 += lanes)
+        input_group<V>(d + c0, rs, c, vj + c0, xs, ahead);
       if (whole < c) {  // the last channels, through zero-padded copies
         const int64_t rest = c - whole;
         alignas(64) float win[36 * lanes] = {}, out[36 * lanes];
         for (int xi = 0; xi < 36; ++xi)
           std::copy_n(d + (xi / 6) * rs + (xi % 6) * c + whole, rest, win + xi * lanes);
-        input_group<V>(win, 6 * lanes, lanes, out, lanes);
+        input_group<V>(win, 6 * lanes, lanes, out, lanes, 0);
         for (int xi = 0; xi < 36; ++xi) std::copy_n(out + xi * lanes, rest, vj + xi * xs + whole);
       }
     }
@@ -155,12 +159,17 @@ struct Winograd4 {
   // The 4x4 outputs of one register of filters: M plane xi at m[xi * xs], clamped to [lo, hi] after
   // the bias (linear: [-inf, inf]).
   template <class V>
-  MOODNET_ALWAYS_INLINE static void output_group(const float* m, int64_t xs, const V& bias,
-                                                 const V& lo, const V& hi, V (&y)[4][4]) {
+  MOODNET_ALWAYS_INLINE static void output_group(const float* m, int64_t xs, int64_t ahead,
+                                                 const V& bias, const V& lo, const V& hi,
+                                                 V (&y)[4][4]) {
     V t[4][6];  // A^T M, [row][column]
     for (int col = 0; col < 6; ++col) {
       V in[6], out[4];
-      for (int x = 0; x < 6; ++x) in[x] = wvec<V>(m + (x * 6 + col) * xs).v;
+      for (int x = 0; x < 6; ++x) {
+        const float* src = m + (x * 6 + col) * xs;
+        __builtin_prefetch(src + ahead, 0, 3);
+        in[x] = wvec<V>(src).v;
+      }
       winograd4_at(in, out);
       for (int r = 0; r < 4; ++r) t[r][col] = out[r];
     }
@@ -221,18 +230,18 @@ struct Winograd4 {
     auto o = tiles.origin(t0);
     for (int64_t j = 0; j < count; ++j, tiles.next(o)) {
       const float* mj = m + j * f;
-      if (j + 1 < count)  // the next tile's M lines into L1 (see input())
-        for (int xi = 0; xi < 36; ++xi)
-          for (int64_t f0 = 0; f0 < f; f0 += 16) __builtin_prefetch(mj + f + xi * xs + f0, 0, 3);
-      float* yo[4][4];
-      for (int r = 0; r < 4; ++r)
-        for (int col = 0; col < 4; ++col)
-          yo[r][col] = o.oy + r >= g.oh || o.ox + col >= g.ow
-                           ? sink
-                           : y + ((o.n * g.oh + o.oy + r) * g.ow + o.ox + col) * f;
+      const int64_t ahead = j + 1 < count ? f : 0;  // the next tile's M lines (see input())
+      float* yo[4][4] = {};  // the outputs' addresses (not with pool: y is the pooled output)
+      if (!pool)
+        for (int r = 0; r < 4; ++r)
+          for (int col = 0; col < 4; ++col)
+            yo[r][col] = o.oy + r >= g.oh || o.ox + col >= g.ow
+                             ? sink
+                             : y + ((o.n * g.oh + o.oy + r) * g.ow + o.ox + col) * f;
       for (int64_t f0 = 0; f0 < whole; f0 += lanes) {
         V out[4][4];
-        output_group<V>(mj + f0, xs, wvec<V>(bias + f0).v, lo, hi, out);
+        const V bv = wvec<V>(bias + f0).v;  // a copy: bias need not be aligned (see wvec)
+        output_group<V>(mj + f0, xs, ahead, bv, lo, hi, out);
         if (pool) {
           max_pool_group(g, *pool, o.n, o.oy, o.ox, out, f0, lanes, y);
           continue;
@@ -246,7 +255,8 @@ struct Winograd4 {
         for (int xi = 0; xi < 36; ++xi) std::copy_n(mj + xi * xs + whole, rest, in + xi * lanes);
         std::copy_n(bias + whole, rest, b);
         V out[4][4];
-        output_group<V>(in, lanes, wvec<V>(b).v, lo, hi, out);
+        const V bv = wvec<V>(b).v;
+        output_group<V>(in, lanes, 0, bv, lo, hi, out);
         if (pool) {
           max_pool_group(g, *pool, o.n, o.oy, o.ox, out, whole, rest, y);
           continue;

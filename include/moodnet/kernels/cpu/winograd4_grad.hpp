@@ -54,7 +54,7 @@ struct Winograd4Grad : Winograd4 {
   // xi written at dm[xi * xs]. In registers, as Winograd4::input_group.
   template <class V>
   MOODNET_ALWAYS_INLINE static void grad_output_group(const float* d, int64_t rs, int64_t cs,
-                                                      float* dm, int64_t xs) {
+                                                      float* dm, int64_t xs, int64_t ahead) {
     V t[6][4];  // A dY, [row][column]
     for (int col = 0; col < 4; ++col) {
       V in[4], out[6];
@@ -65,7 +65,11 @@ struct Winograd4Grad : Winograd4 {
     for (int x = 0; x < 6; ++x) {  // (A dY) A^T, row x
       V out[6];
       winograd4_a(t[x], out);
-      for (int y = 0; y < 6; ++y) wvec<V>(dm + (x * 6 + y) * xs).v = out[y];
+      for (int y = 0; y < 6; ++y) {
+        float* dst = dm + (x * 6 + y) * xs;
+        __builtin_prefetch(dst + ahead, 1, 3);
+        wvec<V>(dst).v = out[y];
+      }
     }
   }
 
@@ -97,17 +101,15 @@ struct Winograd4Grad : Winograd4 {
         d = tmp, rs = 4 * f;
       }
       float* mj = dm + j * f;
-      if (j + 1 < count)  // the next tile's dM lines into L1 (see Winograd4::input)
-        for (int xi = 0; xi < 36; ++xi)
-          for (int64_t f0 = 0; f0 < f; f0 += 16) __builtin_prefetch(mj + f + xi * xs + f0, 1, 3);
+      const int64_t ahead = j + 1 < count ? f : 0;  // the next tile's dM lines (Winograd4::input)
       for (int64_t f0 = 0; f0 < whole; f0 += lanes)
-        grad_output_group<V>(d + f0, rs, f, mj + f0, xs);
+        grad_output_group<V>(d + f0, rs, f, mj + f0, xs, ahead);
       if (whole < f) {  // the last filters, through zero-padded copies
         const int64_t rest = f - whole;
         alignas(64) float blk[16 * lanes] = {}, out[36 * lanes];
         for (int i = 0; i < 16; ++i)
           std::copy_n(d + (i / 4) * rs + (i % 4) * f + whole, rest, blk + i * lanes);
-        grad_output_group<V>(blk, 4 * lanes, lanes, out, lanes);
+        grad_output_group<V>(blk, 4 * lanes, lanes, out, lanes, 0);
         for (int xi = 0; xi < 36; ++xi) std::copy_n(out + xi * lanes, rest, mj + xi * xs + whole);
       }
     }
