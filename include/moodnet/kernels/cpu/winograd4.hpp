@@ -75,6 +75,37 @@ MOODNET_ALWAYS_INLINE void winograd4_g(float a, float b, float c, float& o0, flo
   o5 = c;
 }
 
+// Planes x * KO + y of P d P^T for one register of channels, P a KO x KI matrix that Pass::run
+// applies to one column or row (the input transform: B^T, 6 x 6; dy's for the weight gradient:
+// A, 6 x 4): d(r, c) at d[r * rs + c * cs], plane xi written at out[xi * xs], each store
+// fetching the line `ahead` floats on into L1 (the next tile's, see Winograd4::input).
+template <class V, int KI, int KO, class Pass>
+MOODNET_ALWAYS_INLINE void transform_group(const float* d, int64_t rs, int64_t cs, float* out,
+                                           int64_t xs, int64_t ahead) {
+  V t[KO][KI];  // P d, [row][column]
+  for (int col = 0; col < KI; ++col) {
+    V in[KI], o[KO];
+    for (int r = 0; r < KI; ++r) in[r] = wvec<V>(d + r * rs + col * cs).v;
+    Pass::run(in, o);
+    for (int x = 0; x < KO; ++x) t[x][col] = o[x];
+  }
+  for (int x = 0; x < KO; ++x) {  // (P d) P^T, row x
+    V o[KO];
+    Pass::run(t[x], o);
+    for (int y = 0; y < KO; ++y) {
+      float* dst = out + (x * KO + y) * xs;
+      __builtin_prefetch(dst + ahead, 1, 3);
+      wvec<V>(dst).v = o[y];
+    }
+  }
+}
+struct BtPass {
+  template <class V>
+  MOODNET_ALWAYS_INLINE static void run(const V (&d)[6], V (&o)[6]) {
+    winograd4_bt(d, o);
+  }
+};
+
 // F(4x4, 3x3): 6x6 input tiles, 36 planes.
 struct Winograd4 {
   static constexpr int tile = 4, planes = 36;  // outputs per tile side, transformed values
@@ -82,29 +113,6 @@ struct Winograd4 {
   // Forward tiles per block: V and M within about a quarter of a 1 MiB L2 (measured on fer-cnn's
   // shapes: a half was 5-10 % slower).
   static constexpr int64_t block_floats = 65536;
-
-  // V planes r * 6 + s of one register of channels: d(r, s) at d[r * rs + s * cs], plane xi written
-  // at v[xi * xs].
-  template <class V>
-  MOODNET_ALWAYS_INLINE static void input_group(const float* d, int64_t rs, int64_t cs, float* v,
-                                                int64_t xs, int64_t ahead) {
-    V t[6][6];  // B^T d, [row][column]
-    for (int col = 0; col < 6; ++col) {
-      V in[6], out[6];
-      for (int r = 0; r < 6; ++r) in[r] = wvec<V>(d + r * rs + col * cs).v;
-      winograd4_bt(in, out);
-      for (int r = 0; r < 6; ++r) t[r][col] = out[r];
-    }
-    for (int r = 0; r < 6; ++r) {  // (B^T d) B, row r
-      V out[6];
-      winograd4_bt(t[r], out);
-      for (int col = 0; col < 6; ++col) {
-        float* dst = v + (r * 6 + col) * xs;
-        __builtin_prefetch(dst + ahead, 1, 3);
-        wvec<V>(dst).v = out[col];
-      }
-    }
-  }
 
   // V[xi][j][c], xi < 36, for the tiles [t0, t0 + count), V row stride `ldv` tiles per xi.
   // tmp: 36 * C floats of scratch (a border tile's window, zero outside the image).
@@ -144,13 +152,13 @@ struct Winograd4 {
       // without the V half 27.2-37.0.
       const int64_t ahead = j + 1 < count ? c : 0;
       for (int64_t c0 = 0; c0 < whole; c0 += lanes)
-        input_group<V>(d + c0, rs, c, vj + c0, xs, ahead);
+        transform_group<V, 6, 6, BtPass>(d + c0, rs, c, vj + c0, xs, ahead);
       if (whole < c) {  // the last channels, through zero-padded copies
         const int64_t rest = c - whole;
         alignas(64) float win[36 * lanes] = {}, out[36 * lanes];
         for (int xi = 0; xi < 36; ++xi)
           std::copy_n(d + (xi / 6) * rs + (xi % 6) * c + whole, rest, win + xi * lanes);
-        input_group<V>(win, 6 * lanes, lanes, out, lanes, 0);
+        transform_group<V, 6, 6, BtPass>(win, 6 * lanes, lanes, out, lanes, 0);
         for (int xi = 0; xi < 36; ++xi) std::copy_n(out + xi * lanes, rest, vj + xi * xs + whole);
       }
     }

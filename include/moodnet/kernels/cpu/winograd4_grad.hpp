@@ -34,6 +34,13 @@ MOODNET_ALWAYS_INLINE void winograd4_a(const V (&d)[4], V (&o)[6]) {
   o[5] = d[3];
 }
 
+struct APass {  // for transform_group (winograd4.hpp)
+  template <class V>
+  MOODNET_ALWAYS_INLINE static void run(const V (&d)[4], V (&o)[6]) {
+    winograd4_a(d, o);
+  }
+};
+
 // One column or row of G^T dU (G^T 3x6): o[p] = sum_x G(x, p) u[x].
 MOODNET_ALWAYS_INLINE void winograd4_gt(float u0, float u1, float u2, float u3, float u4, float u5,
                                         float& o0, float& o1, float& o2) {
@@ -49,29 +56,6 @@ struct Winograd4Grad : Winograd4 {
   // GEMM reductions (K = tiles) over blocks of 64 tiles: on fer-cnn's shapes 32, 64 and 96 were
   // alike within the noise, 128 slower, 256 slower still (V and dM then leave L2).
   static constexpr int64_t grad_block = 64;
-
-  // dM planes x * 6 + y of one register of filters: dY(r, col) at d[r * rs + col * cs], plane
-  // xi written at dm[xi * xs]. In registers, as Winograd4::input_group.
-  template <class V>
-  MOODNET_ALWAYS_INLINE static void grad_output_group(const float* d, int64_t rs, int64_t cs,
-                                                      float* dm, int64_t xs, int64_t ahead) {
-    V t[6][4];  // A dY, [row][column]
-    for (int col = 0; col < 4; ++col) {
-      V in[4], out[6];
-      for (int r = 0; r < 4; ++r) in[r] = wvec<V>(d + r * rs + col * cs).v;
-      winograd4_a(in, out);
-      for (int x = 0; x < 6; ++x) t[x][col] = out[x];
-    }
-    for (int x = 0; x < 6; ++x) {  // (A dY) A^T, row x
-      V out[6];
-      winograd4_a(t[x], out);
-      for (int y = 0; y < 6; ++y) {
-        float* dst = dm + (x * 6 + y) * xs;
-        __builtin_prefetch(dst + ahead, 1, 3);
-        wvec<V>(dst).v = out[y];
-      }
-    }
-  }
 
   // dM[xi][j][f] = A dY A^T for the tiles [t0, t0 + count): dY the tile's 4x4 block of dy, zero
   // past the image's last row or column. tmp: 16 * F floats of scratch (a border tile's block).
@@ -103,13 +87,13 @@ struct Winograd4Grad : Winograd4 {
       float* mj = dm + j * f;
       const int64_t ahead = j + 1 < count ? f : 0;  // the next tile's dM lines (Winograd4::input)
       for (int64_t f0 = 0; f0 < whole; f0 += lanes)
-        grad_output_group<V>(d + f0, rs, f, mj + f0, xs, ahead);
+        transform_group<V, 4, 6, APass>(d + f0, rs, f, mj + f0, xs, ahead);
       if (whole < f) {  // the last filters, through zero-padded copies
         const int64_t rest = f - whole;
         alignas(64) float blk[16 * lanes] = {}, out[36 * lanes];
         for (int i = 0; i < 16; ++i)
           std::copy_n(d + (i / 4) * rs + (i % 4) * f + whole, rest, blk + i * lanes);
-        grad_output_group<V>(blk, 4 * lanes, lanes, out, lanes, 0);
+        transform_group<V, 4, 6, APass>(blk, 4 * lanes, lanes, out, lanes, 0);
         for (int xi = 0; xi < 36; ++xi) std::copy_n(out + xi * lanes, rest, mj + xi * xs + whole);
       }
     }
