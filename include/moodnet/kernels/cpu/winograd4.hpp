@@ -99,6 +99,38 @@ MOODNET_ALWAYS_INLINE void transform_group(const float* d, int64_t rs, int64_t c
     }
   }
 }
+// transform_group over all n channels of a pixel (cs = n floats apart, the planes' rows
+// starting at out): whole registers in place, the last n % lanes channels through zero-padded
+// copies.
+template <class V, int KI, int KO, class Pass>
+MOODNET_ALWAYS_INLINE void transform_channels(const float* d, int64_t rs, int64_t n, float* out,
+                                              int64_t xs, int64_t ahead) {
+  constexpr int64_t lanes = lanes_of<V>;
+  const int64_t whole = n / lanes * lanes, rest = n - whole;
+  for (int64_t c0 = 0; c0 < whole; c0 += lanes)
+    transform_group<V, KI, KO, Pass>(d + c0, rs, n, out + c0, xs, ahead);
+  if (rest == 0) return;
+  alignas(64) float in[KI * KI * lanes] = {}, o[KO * KO * lanes];
+  for (int i = 0; i < KI * KI; ++i)
+    std::copy_n(d + (i / KI) * rs + (i % KI) * n + whole, rest, in + i * lanes);
+  transform_group<V, KI, KO, Pass>(in, KI * lanes, lanes, o, lanes, 0);
+  for (int xi = 0; xi < KO * KO; ++xi) std::copy_n(o + xi * lanes, rest, out + xi * xs + whole);
+}
+
+// The k x k window at (y0, x0) of an h x w image of n channels into dst (k * k * n floats), zero
+// where it leaves the image: a border tile's input.
+MOODNET_ALWAYS_INLINE void copy_window(const float* image, int64_t h, int64_t w, int64_t n,
+                                       int64_t y0, int64_t x0, int k, float* dst) {
+  for (int r = 0; r < k; ++r)
+    for (int col = 0; col < k; ++col, dst += n) {
+      const int64_t y = y0 + r, x = x0 + col;
+      if (y >= 0 && y < h && x >= 0 && x < w)
+        std::copy_n(image + (y * w + x) * n, n, dst);
+      else
+        std::fill_n(dst, n, 0.0f);
+    }
+}
+
 struct BtPass {
   template <class V>
   MOODNET_ALWAYS_INLINE static void run(const V (&d)[6], V (&o)[6]) {
@@ -122,8 +154,6 @@ struct Winograd4 {
                                           float* tmp, float* v) {
     const WinogradTiles<4> tiles(g);
     const int64_t c = g.c, xs = ldv * c;  // between xi planes
-    constexpr int64_t lanes = lanes_of<V>;
-    const int64_t whole = c / lanes * lanes;
     auto o = tiles.origin(t0);
     for (int64_t j = 0; j < count; ++j, tiles.next(o)) {
       const int64_t iy0 = o.oy - g.pad_top, ix0 = o.ox - g.pad_left;
@@ -132,18 +162,9 @@ struct Winograd4 {
       if (iy0 >= 0 && iy0 + 6 <= g.h && ix0 >= 0 && ix0 + 6 <= g.w) {
         d = x + ((o.n * g.h + iy0) * g.w + ix0) * c, rs = g.w * c;
       } else {  // the window into tmp, zero outside the image
-        for (int r = 0; r < 6; ++r)
-          for (int col = 0; col < 6; ++col) {
-            const int64_t iy = iy0 + r, ix = ix0 + col;
-            float* dst = tmp + (r * 6 + col) * c;
-            if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
-              std::copy_n(x + ((o.n * g.h + iy) * g.w + ix) * c, c, dst);
-            else
-              std::fill_n(dst, c, 0.0f);
-          }
+        copy_window(x + o.n * g.h * g.w * c, g.h, g.w, c, iy0, ix0, 6, tmp);
         d = tmp, rs = 6 * c;
       }
-      float* vj = v + j * c;
       // Each store to V also fetches the next tile's line of that plane into L1 (`ahead`), and
       // in output() each load of M the next tile's: 36 lines a tile, one per plane and apart in
       // L2, too many streams for the hardware prefetcher. Shape b forward, 1 thread, host C, 4
@@ -151,16 +172,7 @@ struct Winograd4 {
       // next tile's lines before each tile; this form measured the same within the noise);
       // without the V half 27.2-37.0.
       const int64_t ahead = j + 1 < count ? c : 0;
-      for (int64_t c0 = 0; c0 < whole; c0 += lanes)
-        transform_group<V, 6, 6, BtPass>(d + c0, rs, c, vj + c0, xs, ahead);
-      if (whole < c) {  // the last channels, through zero-padded copies
-        const int64_t rest = c - whole;
-        alignas(64) float win[36 * lanes] = {}, out[36 * lanes];
-        for (int xi = 0; xi < 36; ++xi)
-          std::copy_n(d + (xi / 6) * rs + (xi % 6) * c + whole, rest, win + xi * lanes);
-        transform_group<V, 6, 6, BtPass>(win, 6 * lanes, lanes, out, lanes, 0);
-        for (int xi = 0; xi < 36; ++xi) std::copy_n(out + xi * lanes, rest, vj + xi * xs + whole);
-      }
+      transform_channels<V, 6, 6, BtPass>(d, rs, c, v + j * c, xs, ahead);
     }
   }
 

@@ -65,8 +65,6 @@ struct Winograd4Grad : Winograd4 {
                                                 float* tmp, float* dm) {
     const WinogradTiles<4> tiles(g);
     const int64_t f = g.f, xs = ldm * f;
-    constexpr int64_t lanes = lanes_of<V>;
-    const int64_t whole = f / lanes * lanes;
     auto o = tiles.origin(t0);
     for (int64_t j = 0; j < count; ++j, tiles.next(o)) {
       const float* d;
@@ -74,28 +72,11 @@ struct Winograd4Grad : Winograd4 {
       if (o.oy + 4 <= g.oh && o.ox + 4 <= g.ow) {
         d = dy + ((o.n * g.oh + o.oy) * g.ow + o.ox) * f, rs = g.ow * f;
       } else {  // the block into tmp, zero past the image
-        for (int r = 0; r < 4; ++r)
-          for (int col = 0; col < 4; ++col) {
-            float* dst = tmp + (r * 4 + col) * f;
-            if (o.oy + r < g.oh && o.ox + col < g.ow)
-              std::copy_n(dy + ((o.n * g.oh + o.oy + r) * g.ow + o.ox + col) * f, f, dst);
-            else
-              std::fill_n(dst, f, 0.0f);
-          }
+        copy_window(dy + o.n * g.oh * g.ow * f, g.oh, g.ow, f, o.oy, o.ox, 4, tmp);
         d = tmp, rs = 4 * f;
       }
-      float* mj = dm + j * f;
       const int64_t ahead = j + 1 < count ? f : 0;  // the next tile's dM lines (Winograd4::input)
-      for (int64_t f0 = 0; f0 < whole; f0 += lanes)
-        transform_group<V, 4, 6, APass>(d + f0, rs, f, mj + f0, xs, ahead);
-      if (whole < f) {  // the last filters, through zero-padded copies
-        const int64_t rest = f - whole;
-        alignas(64) float blk[16 * lanes] = {}, out[36 * lanes];
-        for (int i = 0; i < 16; ++i)
-          std::copy_n(d + (i / 4) * rs + (i % 4) * f + whole, rest, blk + i * lanes);
-        transform_group<V, 4, 6, APass>(blk, 4 * lanes, lanes, out, lanes, 0);
-        for (int xi = 0; xi < 36; ++xi) std::copy_n(out + xi * lanes, rest, mj + xi * xs + whole);
-      }
+      transform_channels<V, 4, 6, APass>(d, rs, f, dm + j * f, xs, ahead);
     }
   }
 
