@@ -206,6 +206,13 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
   // first layers (shapes a and d) 10-15 %. Strided 1x1 convs were not measured.
   const bool prefetch = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
   constexpr int64_t prefetch_tiles = 4;
+  // RGB-like inputs (C <= 4): each tile fetches, into L2, the input its columns add for the
+  // next output row (kernel row KH), so the input streams in ahead of the FMAs. The hardware
+  // prefetcher alone left the RGB first layers waiting on memory on AMD Zen 5 (PERFORMANCE.md's
+  // host D, shapes a and d against oneDNN, 1 thread: 0.81 -> 1.08-1.11 and 0.67 -> 0.91-0.98;
+  // 2 threads 0.70 -> 1.05-1.22, 0.63-0.68 -> 0.97). Not measured on Intel: AMD only, as the 1x1
+  // stream prefetch. One-channel inputs (fer1, 48 x 48) sit in L2 anyway: no change there.
+  const bool prefetch_next_row = g.c <= 4 && stream_prefetch();
   for (int64_t ox0 = 0; ox0 < g.ow; ox0 += MR) {
     p.m = static_cast<int>(std::min(MR, g.ow - ox0));
     const int64_t ix0 = ox0 * g.sw - g.pad_left;
@@ -213,6 +220,10 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
       const int64_t m1 = std::min(MR, g.ow - ox1);
       prefetch_l2_range(xn + (iy0 * g.w + ox1) * g.c, m1 * g.c);
       prefetch_l2_range(yrow + ox1 * g.f, m1 * g.f);
+    }
+    if (prefetch_next_row && iy0 + g.kh < g.h) {
+      const int64_t lo = std::max<int64_t>(ix0, 0), hi = std::min(g.w, ix0 + pw);
+      if (hi > lo) prefetch_l2_range(xn + ((iy0 + g.kh) * g.w + lo) * g.c, (hi - lo) * g.c);
     }
     if (rows_inside && p.m == MR && ix0 >= 0 && ix0 + pw <= g.w) {
       p.a = xn + (iy0 * g.w + ix0) * g.c, p.a_q = g.w * g.c;
