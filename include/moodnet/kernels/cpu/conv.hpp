@@ -431,6 +431,11 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
   // up, and this prefetch cost the RGB first layers (shapes a and d) 5 %; a strided 1x1 would
   // fetch rows it skips.
   const bool prefetch_next = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
+  // dy 128 pixels ahead into L2 (the narrow-input tiles, AMD): shapes a, d and fer1 against
+  // oneDNN on PERFORMANCE.md's host D (Zen 5), 1 thread, bias gradient already after the tiles:
+  // 1.04-1.05 -> 1.48-1.50, 0.89 -> 1.23-1.25, 0.88 -> 1.29-1.38; 64 and 256 ahead did about
+  // as well. Not measured on Intel, so off there (as the other stream prefetches).
+  p.b_prefetch_l2 = stream_prefetch() ? 128 : 0;
   for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows_per_block) {
     p.nq = std::min(rows_per_block, g.oh - oy0);
     // The next block's input rows and dy rows (this image's, else the next image's first),
@@ -448,8 +453,14 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
       pf_dy = next_dyn, pf_dy_floats = nq * g.ow * g.f;
     }
     int64_t call = 0;
-    // The bias gradient while this block of dy is in cache.
-    if (bias_acc) sum_rows_into(p.nq * g.ow, g.f, dyn + oy0 * g.ow * g.f, bias_acc);
+    // The bias gradient while this block of dy is in cache: before the tiles where they sweep the
+    // block several times (calls > 1), so the sum's reads bring it in for all of them; after a
+    // single sweep otherwise, which fetches it while its FMAs run (the sum first was a loop of
+    // additions waiting on memory, with no FMAs to hide it). Shapes a and d (one sweep) against
+    // oneDNN on host D (Zen 5), 1 thread: 0.84-0.85 -> 1.04-1.09 and 0.79-0.80 -> 0.89-0.94;
+    // f_pw (4 sweeps) lost 10 % with the sum after.
+    const bool bias_first = calls > 1;
+    if (bias_acc && bias_first) sum_rows_into(p.nq * g.ow, g.f, dyn + oy0 * g.ow * g.f, bias_acc);
     for (int64_t ky = 0; ky < g.kh; ky += KR)
       for (int64_t i0 = 0; i0 < kwc; i0 += MR) {
         p.m = static_cast<int>(std::min(MR, kwc - i0));
@@ -465,6 +476,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
           t.micro(p);
         }
       }
+    if (bias_acc && !bias_first) sum_rows_into(p.nq * g.ow, g.f, dyn + oy0 * g.ow * g.f, bias_acc);
   }
 }
 

@@ -33,6 +33,9 @@ struct ConvMicroArgs {
   // c is a tensor written in order, tile after tile (not a small buffer written over again): a
   // forward tile may fetch the output ahead.
   bool streamed_output = false;
+  // Backward-weights: how many k steps ahead the B rows (dy, streamed from memory) are fetched
+  // into L2; 0: not at all. Only the narrow-input 3x3 tiles (conv_weights_micro_avx512_3xr).
+  int64_t b_prefetch_l2 = 0;
   const float* bias = nullptr;          // bias of column 0 of this tile, or null
   Activation act = Activation::linear;  // linear, relu or relu6
 };
@@ -310,6 +313,10 @@ MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3xr_impl(const ConvM
       for (int v = 0; v < NV; ++v)
         bv[v] = kFullN ? mm512_loadu_ps(b + 16 * v) : mm512_maskz_loadu_ps(mask[v], b + 16 * v);
       mm_prefetch_t0(b + 8 * p.b_k);
+      if (p.b_prefetch_l2) {
+        MOODNET_UNROLL
+        for (int v = 0; v < NV; ++v) prefetch_l2(b + p.b_prefetch_l2 * p.b_k + 16 * v);
+      }
       const float* rows[KY] = {a0, a1, a2};
       MOODNET_UNROLL
       for (int y = 0; y < KY; ++y) {
