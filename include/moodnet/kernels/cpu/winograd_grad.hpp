@@ -50,18 +50,24 @@ void winograd_backward_params(const ConvGeometry& g, const float* x, const float
   const int64_t per_image = WinogradTiles<W::tile>(g).per_image();
   const int64_t groups = reduction_groups(g.n), usize = W::planes * g.c * g.f, stride = usize + g.f;
   const int64_t block = W::grad_block;
+  // V and dM planes one tile longer than a block: at `block` tiles (64 or 256) of 16 to 128
+  // channels a plane is a multiple of 4 KiB, so the 36 (or 16) lines a tile's transform writes,
+  // one per plane, all fell in the same L1 set (12 ways) and evicted each other. Against oneDNN
+  // on PERFORMANCE.md's host D (Zen 5), 1 thread: c 1.01 -> 1.94, e 0.68 -> 1.44-1.49, fer2
+  // 0.84 -> 1.39-1.47, fer3 0.93 -> 1.70-1.81; 2 threads alike (e 0.67 -> 1.45).
+  const int64_t ld = block + 1;
   static thread_local std::vector<float> partial_buf;
   float* partial = scratch(partial_buf, static_cast<size_t>(groups * stride));
 MOODNET_OMP(omp parallel for schedule(static))
 for (int64_t gi = 0; gi < groups; ++gi) {
   static thread_local std::vector<float> v_buf, m_buf, zero_buf, tmp_buf;
   // V has MR floats of slack: a short last row tile reads past channel C of the last tile.
-  float* v = scratch(v_buf, static_cast<size_t>(W::planes * block * g.c + MR));
-  float* m = scratch(m_buf, static_cast<size_t>(W::planes * block * g.f));
+  float* v = scratch(v_buf, static_cast<size_t>(W::planes * ld * g.c + MR));
+  float* m = scratch(m_buf, static_cast<size_t>(W::planes * ld * g.f));
   float* zeros = scratch(zero_buf, static_cast<size_t>(std::max(g.c, g.f)));
   float* tmp = scratch(tmp_buf, static_cast<size_t>(W::tmp_planes * std::max(g.c, g.f)));
   std::fill(zeros, zeros + std::max(g.c, g.f), 0.0f);
-  std::fill(v + W::planes * block * g.c, v + W::planes * block * g.c + MR, 0.0f);
+  std::fill(v + W::planes * ld * g.c, v + W::planes * ld * g.c + MR, 0.0f);
   float* acc = partial + gi * stride;
   std::fill(acc, acc + stride, 0.0f);
   const int64_t n0 = gi * g.n / groups, n1 = (gi + 1) * g.n / groups;
@@ -69,15 +75,15 @@ for (int64_t gi = 0; gi < groups; ++gi) {
   p.nq = 1, p.a_k = g.c, p.b_k = g.f, p.ldc = g.f, p.accumulate = true;
   for (int64_t t0 = n0 * per_image; t0 < n1 * per_image; t0 += block) {
     const int64_t count = std::min(block, n1 * per_image - t0);
-    k.input(g, x, t0, count, block, zeros, tmp, v);
-    k.grad_output(g, dy, t0, count, block, zeros, tmp, m);
+    k.input(g, x, t0, count, ld, zeros, tmp, v);
+    k.grad_output(g, dy, t0, count, ld, zeros, tmp, m);
     p.nk = count;
     for (int xi = 0; xi < W::planes; ++xi)
       for (int64_t c0 = 0; c0 < g.c; c0 += MR) {
-        p.a = v + xi * block * g.c + c0;
+        p.a = v + xi * ld * g.c + c0;
         p.m = static_cast<int>(std::min(MR, g.c - c0));
         for (int64_t s = 0; s < strips; ++s) {
-          p.b = m + xi * block * g.f + s * NR;
+          p.b = m + xi * ld * g.f + s * NR;
           p.c = acc + (xi * g.c + c0) * g.f + s * NR;
           p.n = static_cast<int>(std::min(NR, g.f - s * NR));
           t.micro(p);
