@@ -243,18 +243,27 @@ MOODNET_ALWAYS_INLINE void dw3x3_forward_rows(const ConvGeometry& g, const float
 
 // Output row oy, columns [ox0, ox1), NB registers of channels from c0: acc[v][ky * 3 + kx] +=
 // x * dy over the row, bacc[v] += dy. kEdge: the taps outside the image are skipped (tested per
-// tap, for the border pixels and the rows whose window leaves the image).
+// tap, for the border pixels and the rows whose window leaves the image). pf_x / pf_dy (or null):
+// rows whose lines at each pixel's channels [c0, c0 + NB * L) are fetched into L2 on the way.
 template <class VT, int NB, bool kEdge>
 MOODNET_ALWAYS_INLINE void dw3x3_params_run(const ConvGeometry& g, const float* x, const float* dy,
                                             int64_t c0, int64_t oy, int64_t ox0, int64_t ox1,
                                             typename VT::V (&acc)[NB][9],
-                                            typename VT::V (&bacc)[NB]) {
+                                            typename VT::V (&bacc)[NB], const float* pf_x = nullptr,
+                                            const float* pf_dy = nullptr) {
   using V = typename VT::V;
   constexpr int64_t L = VT::lanes;
   const int64_t c = g.c, iy = oy * g.sh - g.pad_top;
   for (int64_t ox = ox0; ox < ox1; ++ox) {
     const int64_t ix = ox * g.sw - g.pad_left;
     const float* d = dy + (oy * g.ow + ox) * c + c0;
+    if (pf_dy) {
+#pragma GCC unroll 2
+      for (int v = 0; v < NB; ++v) {
+        prefetch_l2(pf_dy + ox * c + c0 + v * L);
+        if (pf_x) prefetch_l2(pf_x + ox * c + c0 + v * L);
+      }
+    }
 #pragma GCC unroll 2
     for (int v = 0; v < NB; ++v) {
       const V dv = VT::at(d + v * L).v;
@@ -290,7 +299,19 @@ MOODNET_ALWAYS_INLINE void dw3x3_params_rows(const ConvGeometry& g, const float*
   for (int64_t oy = 0; oy < g.oh; ++oy) {
     const int64_t iy = oy * g.sh - g.pad_top;
     const bool row_edge = iy < 0 || iy + 2 >= g.h;
-    prefetch_output_row(g, x, dy, oy + 1);  // AMD only (stream_prefetch)
+    // What the next output row adds (its bottom input row, its dy row) into L2, AMD only
+    // (stream_prefetch). At stride 1 a pixel at a time, as this row's pixels go by: the whole
+    // rows at the start of the row (prefetch_output_row) are ~220 requests at once, more than
+    // the core keeps in flight (f_dw on PERFORMANCE.md's host D, Zen 5, 1 thread, from memory:
+    // 38 -> 64 GF/s; against oneDNN 0.83 -> 1.30-1.43, 2 threads 0.82 -> 1.12).
+    const float *pf_x = nullptr, *pf_dy = nullptr;
+    if (g.sh == 1 && g.sw == 1) {
+      const int64_t bottom = oy + 1 - g.pad_top + 2;  // the next row's bottom input row
+      if (stream_prefetch() && oy + 1 < g.oh) pf_dy = dy + (oy + 1) * g.ow * c;
+      if (pf_dy && bottom >= 0 && bottom < g.h) pf_x = x + bottom * g.w * c;
+    } else {
+      prefetch_output_row(g, x, dy, oy + 1);  // AMD only (stream_prefetch)
+    }
     for (int64_t c0 = 0; c0 < c; c0 += NB * L) {
       V acc[NB][9];
       V bacc[NB];
@@ -301,11 +322,11 @@ MOODNET_ALWAYS_INLINE void dw3x3_params_rows(const ConvGeometry& g, const float*
         for (int t = 0; t < 9; ++t) acc[v][t] = VT::at(dw + t * c + c0 + v * L).v;
       }
       if (row_edge) {
-        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, 0, g.ow, acc, bacc);
+        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, 0, g.ow, acc, bacc, pf_x, pf_dy);
       } else {
-        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, 0, cols.lo, acc, bacc);
-        dw3x3_params_run<VT, NB, false>(g, x, dy, c0, oy, cols.lo, cols.hi, acc, bacc);
-        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, cols.hi, g.ow, acc, bacc);
+        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, 0, cols.lo, acc, bacc, pf_x, pf_dy);
+        dw3x3_params_run<VT, NB, false>(g, x, dy, c0, oy, cols.lo, cols.hi, acc, bacc, pf_x, pf_dy);
+        dw3x3_params_run<VT, NB, true>(g, x, dy, c0, oy, cols.hi, g.ow, acc, bacc, pf_x, pf_dy);
       }
 #pragma GCC unroll 2
       for (int v = 0; v < NB; ++v) {
