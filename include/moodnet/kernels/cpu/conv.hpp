@@ -197,7 +197,8 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
   ConvMicroArgs p;
   p.nq = g.kh, p.nk = kwc, p.a_i = g.sw * g.c, p.b_q = kwc * NR, p.b_k = NR, p.ldc = g.f;
   p.act = act;
-  p.streamed_output = streamed_output;
+  // One-channel inputs fetch their output ahead on AMD only (conv_micro_avx512_3x3_impl).
+  p.streamed_output = streamed_output && (g.c != 1 || stream_prefetch());
   // 1x1 stride-1 convs (no padding, so a tile's input is its m pixels, contiguous) fetch the
   // tile four steps ahead into L2, input and output: ~1 us of FMAs at f_pw. With C FMAs per
   // value loaded they stream from L3 or memory, and the hardware prefetcher alone left the

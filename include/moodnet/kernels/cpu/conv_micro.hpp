@@ -217,14 +217,16 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_3x3_impl(const ConvMicroArgs
   m512 acc[MR][1];
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) acc[i][0] = mm512_setzero_ps();
-  if (CH == 3 && p.streamed_output) {
-    // RGB: the output rows four tiles ahead (further along the image row, or the next one) into
+  if (p.streamed_output) {
+    // The output rows four tiles ahead (further along the image row, or the next one) into
     // L2, so their ownership requests are under way before the stores; not this tile's into L1,
     // which stalled on the fill buffers. Shapes a and d against oneDNN on host C, 3 alternated
     // runs: 1 thread a 0.87-0.90 -> 0.91-0.96, d 0.83-0.87 -> 0.94-0.97; 2 threads a 0.91-0.94
     // -> 0.97-0.98, d 0.80-0.86 -> 0.86-0.88. (fer1, one channel, did worse: 0.82-0.91 ->
     // 0.77-0.89; predict's fused conv + pool, which writes a two-row buffer over again, lost
-    // 5-15 % with it.) The address may lie past the output; a prefetch never faults.
+    // 5-15 % with it.) On AMD Zen 5 (host D) fer1 gained: 1 thread 1.02-1.06 -> 1.22-1.32, 2
+    // threads 0.77-0.85 -> 0.88-1.18; so one-channel layers fetch ahead on AMD only (the caller
+    // sets streamed_output). The address may lie past the output; a prefetch never faults.
     const uintptr_t ahead = reinterpret_cast<uintptr_t>(p.c) + 4 * MR * p.ldc * sizeof(float);
     MOODNET_UNROLL
     for (int i = 0; i < MR; ++i)
