@@ -706,6 +706,11 @@ TEST_CASE("kernels: batch norm train, infer and backward against the reference, 
                                        mmd.data(), mvd.data(), yr.data());
       REQUIRE(yi.intact());
       REQUIRE_CLOSE(yi.data(), yr.data(), rows * c, "infer");
+      // The same operations in the same order as the portable float loop: the same bits.
+      F yn(static_cast<size_t>(rows * c));
+      moodnet::naive::batch_norm_infer_forward(rows, c, eps, x.data(), gamma.data(), beta.data(),
+                                               mm.data(), mv.data(), yn.data());
+      REQUIRE(std::memcmp(yi.data(), yn.data(), yn.size() * sizeof(float)) == 0);
 
       F moving = mm;
       Dv moving_r = mmd;

@@ -224,6 +224,12 @@ for (int64_t n = 0; n < p.n; ++n) {
                                        float* var, float* inv_std, float* xhat, float* y) {
     cpu::batch_norm_train_forward(rows, c, eps, x, gamma, beta, mean, var, inv_std, xhat, y);
   }
+  static void batch_norm_infer_forward(int64_t rows, int64_t c, float eps, const float* x,
+                                       const float* gamma, const float* beta,
+                                       const float* moving_mean, const float* moving_var,
+                                       float* y) {
+    cpu::batch_norm_infer_forward(rows, c, eps, x, gamma, beta, moving_mean, moving_var, y);
+  }
   static void batch_norm_backward(int64_t rows, int64_t c, const float* dy, const float* xhat,
                                   const float* gamma, const float* inv_std, float* dx,
                                   float* dgamma, float* dbeta, float* scratch) {
