@@ -206,7 +206,11 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
   // value loaded they stream from L3 or memory, and the hardware prefetcher alone left the
   // FMAs waiting (f_pw on PERFORMANCE.md's host B, 1 thread: forward 76-88 -> 93-96 GF/s,
   // backward-data 67-78 -> 89-95). A 3x3 conv does 9x more per byte: there it cost the RGB
-  // first layers (shapes a and d) 10-15 %. Strided 1x1 convs were not measured.
+  // first layers (shapes a and d) 10-15 %. Strided 1x1 convs were not measured. The lines go
+  // to the micro kernels (ConvMicroArgs::l2_ahead), a strip's share each, one a k step: the 72
+  // prefetches of an f_pw tile issued at once left its FMAs waiting on Zen 5 (host D, f_pw
+  // against oneDNN: forward 1 thread 0.85-0.87 -> 0.97-1.03, 2 threads 0.79-0.86 -> 0.91-0.96;
+  // backward-data 0.95-0.99 -> 1.01-1.07 and 0.76-0.94 -> 0.95-1.00).
   const bool prefetch = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
   constexpr int64_t prefetch_tiles = 4;
   // RGB-like inputs (C <= 4): each tile fetches, into L2, the input its columns add for the
@@ -219,10 +223,12 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
   for (int64_t ox0 = 0; ox0 < g.ow; ox0 += MR) {
     p.m = static_cast<int>(std::min(MR, g.ow - ox0));
     const int64_t ix0 = ox0 * g.sw - g.pad_left;
+    const float *pf_x = nullptr, *pf_y = nullptr;  // the tile prefetch_tiles ahead, or none
+    int64_t pf_x_lines = 0, pf_y_lines = 0;
     if (const int64_t ox1 = ox0 + prefetch_tiles * MR; prefetch && ox1 < g.ow) {
       const int64_t m1 = std::min(MR, g.ow - ox1);
-      prefetch_l2_range(xn + (iy0 * g.w + ox1) * g.c, m1 * g.c);
-      prefetch_l2_range(yrow + ox1 * g.f, m1 * g.f);
+      pf_x = xn + (iy0 * g.w + ox1) * g.c, pf_x_lines = (m1 * g.c + 15) / 16;
+      pf_y = yrow + ox1 * g.f, pf_y_lines = (m1 * g.f + 15) / 16;
     }
     if (prefetch_next_row && iy0 + g.kh < g.h) {
       const int64_t lo = std::max<int64_t>(ix0, 0), hi = std::min(g.w, ix0 + pw);
@@ -251,6 +257,10 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
       p.c = yrow + ox0 * g.f + s * NR;
       p.n = static_cast<int>(std::min(NR, g.f - s * NR));
       p.bias = b ? b + s * NR : nullptr;
+      const int64_t x0 = pf_x_lines * s / strips, x1 = pf_x_lines * (s + 1) / strips;
+      const int64_t y0 = pf_y_lines * s / strips, y1 = pf_y_lines * (s + 1) / strips;
+      p.l2_ahead[0] = pf_x + 16 * x0, p.l2_ahead_lines[0] = x1 - x0;
+      p.l2_ahead[1] = pf_y + 16 * y0, p.l2_ahead_lines[1] = y1 - y0;
       t.micro(p);
     }
   }

@@ -36,11 +36,26 @@ struct ConvMicroArgs {
   // Backward-weights: how many k steps ahead the B rows (dy, streamed from memory) are fetched
   // into L2; 0: not at all. Only the narrow-input 3x3 tiles (conv_weights_micro_avx512_3xr).
   int64_t b_prefetch_l2 = 0;
+  // Forward tiles (kUnitK): the cache lines [l2_ahead[r], + l2_ahead_lines[r] lines) fetched into
+  // L2, one of each range per k step (conv_forward_direct_row's 1x1 tile four ahead).
+  const float* l2_ahead[2] = {nullptr, nullptr};
+  int64_t l2_ahead_lines[2] = {0, 0};
   const float* bias = nullptr;          // bias of column 0 of this tile, or null
   Activation act = Activation::linear;  // linear, relu or relu6
 };
 
 namespace detail {
+
+// Step k of a forward tile's k loop fetches line k of each ConvMicroArgs::l2_ahead range, so a
+// tile's prefetches run beside its FMAs; prefetch_ahead_rest issues what the loop did not reach.
+[[gnu::always_inline]] inline void prefetch_ahead_step(const ConvMicroArgs& p, int64_t k) {
+  for (int r = 0; r < 2; ++r)
+    if (k < p.l2_ahead_lines[r]) prefetch_l2(p.l2_ahead[r] + 16 * k);
+}
+inline void prefetch_ahead_rest(const ConvMicroArgs& p, int64_t from) {
+  for (int r = 0; r < 2; ++r)
+    for (int64_t k = from; k < p.l2_ahead_lines[r]; ++k) prefetch_l2(p.l2_ahead[r] + 16 * k);
+}
 
 inline float epilogue_scalar(float v, const ConvMicroArgs& p, int j) {
   if (p.bias) v += p.bias[j];
@@ -60,6 +75,7 @@ inline void conv_micro_generic_4x8(const ConvMicroArgs& p) {
     const float* a = p.a + q * p.a_q;
     const float* b = p.b + q * p.b_q;
     for (int64_t k = 0; k < p.nk; ++k) {
+      if (kUnitK && q == 0) detail::prefetch_ahead_step(p, k);
       float bv[NR] = {};
       for (int j = 0; j < p.n; ++j) bv[j] = b[k * p.b_k + j];
       for (int i = 0; i < MR; ++i) {
@@ -68,6 +84,7 @@ inline void conv_micro_generic_4x8(const ConvMicroArgs& p) {
       }
     }
   }
+  if (kUnitK) detail::prefetch_ahead_rest(p, p.nq > 0 ? p.nk : 0);
   for (int i = 0; i < p.m; ++i)
     for (int j = 0; j < p.n; ++j) {
       float& dst = p.c[i * p.ldc + j];
@@ -99,6 +116,7 @@ MOODNET_TARGET_AVX2 inline void conv_micro_avx2(const ConvMicroArgs& p) {
     const float* a = p.a + q * p.a_q;
     const float* b = p.b + q * p.b_q;
     for (int64_t k = 0; k < p.nk; ++k, b += p.b_k) {
+      if (kUnitK && q == 0) detail::prefetch_ahead_step(p, k);
       m256 bv[NV];
       MOODNET_UNROLL
       for (int v = 0; v < NV; ++v)
@@ -111,6 +129,7 @@ MOODNET_TARGET_AVX2 inline void conv_micro_avx2(const ConvMicroArgs& p) {
       }
     }
   }
+  if (kUnitK) detail::prefetch_ahead_rest(p, p.nq > 0 ? p.nk : 0);
   alignas(32) float t[MR * 8 * NV];
   MOODNET_UNROLL
   for (int i = 0; i < MR; ++i) {
@@ -182,6 +201,7 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_impl(const ConvMicroArgs& p)
         bv[v] = kFullN ? mm512_loadu_ps(b + 16 * v) : mm512_maskz_loadu_ps(mask[v], b + 16 * v);
       // Backward-weights streams dy rows from memory: fetch a few steps ahead.
       if (!kUnitK) mm_prefetch_t0(b + 8 * p.b_k);
+      if (kUnitK && q == 0) prefetch_ahead_step(p, k);
       MOODNET_UNROLL
       for (int i = 0; i < MR; ++i) {
         const m512 ai = mm512_set1_ps(kUnitK ? a[i * a_i + k] : a[k * p.a_k + i]);
@@ -190,6 +210,7 @@ MOODNET_TARGET_AVX512 inline void conv_micro_avx512_impl(const ConvMicroArgs& p)
       }
     }
   }
+  if (kUnitK) prefetch_ahead_rest(p, p.nq > 0 ? p.nk : 0);
   conv_micro_avx512_store<MR, NV>(acc, mask, p);
 }
 
