@@ -172,13 +172,23 @@ inline void pack_weight_strips(int64_t kkc, int64_t f, int64_t nr, const float* 
     }
 }
 
-// Part `part` of `parts` of the lines of [p, p + floats) into L2: a long prefetch spread over
-// the calls of a loop, so it runs beside the FMAs instead of in one burst.
-inline void prefetch_part(const float* p, int64_t floats, int64_t part, int64_t parts) {
+// Part `part` of `parts` of the cache lines of [p, p + floats): its first line and line count.
+struct LineSpan {
+  const float* p;
+  int64_t lines;
+};
+inline LineSpan line_part(const float* p, int64_t floats, int64_t part, int64_t parts) {
   constexpr int64_t line = 64 / sizeof(float);
   const int64_t lines = (floats + line - 1) / line;
   const int64_t l0 = lines * part / parts, l1 = lines * (part + 1) / parts;
-  prefetch_l2_range(p + l0 * line, (l1 - l0) * line);
+  return {p + l0 * line, l1 - l0};
+}
+
+// Part `part` of `parts` of the lines of [p, p + floats) into L2: a long prefetch spread over
+// the calls of a loop, so it runs beside the FMAs instead of in one burst.
+inline void prefetch_part(const float* p, int64_t floats, int64_t part, int64_t parts) {
+  const LineSpan s = line_part(p, floats, part, parts);
+  prefetch_l2_range(s.p, s.lines * int64_t(64 / sizeof(float)));
 }
 
 namespace detail {
@@ -224,11 +234,11 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
     p.m = static_cast<int>(std::min(MR, g.ow - ox0));
     const int64_t ix0 = ox0 * g.sw - g.pad_left;
     const float *pf_x = nullptr, *pf_y = nullptr;  // the tile prefetch_tiles ahead, or none
-    int64_t pf_x_lines = 0, pf_y_lines = 0;
+    int64_t pf_x_floats = 0, pf_y_floats = 0;
     if (const int64_t ox1 = ox0 + prefetch_tiles * MR; prefetch && ox1 < g.ow) {
       const int64_t m1 = std::min(MR, g.ow - ox1);
-      pf_x = xn + (iy0 * g.w + ox1) * g.c, pf_x_lines = (m1 * g.c + 15) / 16;
-      pf_y = yrow + ox1 * g.f, pf_y_lines = (m1 * g.f + 15) / 16;
+      pf_x = xn + (iy0 * g.w + ox1) * g.c, pf_x_floats = m1 * g.c;
+      pf_y = yrow + ox1 * g.f, pf_y_floats = m1 * g.f;
     }
     if (prefetch_next_row && iy0 + g.kh < g.h) {
       const int64_t lo = std::max<int64_t>(ix0, 0), hi = std::min(g.w, ix0 + pw);
@@ -257,10 +267,11 @@ inline void conv_forward_direct_row(const ConvGeometry& g, const float* xn, cons
       p.c = yrow + ox0 * g.f + s * NR;
       p.n = static_cast<int>(std::min(NR, g.f - s * NR));
       p.bias = b ? b + s * NR : nullptr;
-      const int64_t x0 = pf_x_lines * s / strips, x1 = pf_x_lines * (s + 1) / strips;
-      const int64_t y0 = pf_y_lines * s / strips, y1 = pf_y_lines * (s + 1) / strips;
-      p.l2_ahead[0] = pf_x + 16 * x0, p.l2_ahead_lines[0] = x1 - x0;
-      p.l2_ahead[1] = pf_y + 16 * y0, p.l2_ahead_lines[1] = y1 - y0;
+      // This strip's share of the lines fetched ahead, issued by the micro kernel.
+      const LineSpan ax = line_part(pf_x, pf_x_floats, s, strips);
+      const LineSpan ay = line_part(pf_y, pf_y_floats, s, strips);
+      p.l2_ahead[0] = ax.p, p.l2_ahead_lines[0] = ax.lines;
+      p.l2_ahead[1] = ay.p, p.l2_ahead_lines[1] = ay.lines;
       t.micro(p);
     }
   }
