@@ -1146,6 +1146,68 @@ TEST_CASE(
   moodnet::cpu::force_isa(std::nullopt);
 }
 
+TEST_CASE("kernels: conv weight gradient fused with max-pool backward is bitwise the two apart") {
+  using moodnet::cpu::Isa;
+  const OneThread one_thread;
+  Rng r(5151);
+  int fused = 0, odd_blocks = 0;
+  for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
+    if (!moodnet::cpu::detail::isa_supported(isa)) continue;
+    moodnet::cpu::force_isa(isa);
+    for (int i = 0; i < 50; ++i) {
+      ConvGeometry g = random_conv(r, false, 2 + i % 6);
+      // Wide rows: blocks of 2, 3 and 5 output rows (conv_backward_params_image), which a pool
+      // row may straddle; RGB inputs as the first layers that take this path.
+      if (i % 4 == 0)
+        g = ConvGeometry::make(r.pick<int64_t>({1, 2}), r.uniform(3, 12),
+                               r.pick<int64_t>({102, 152, 258}), r.pick<int64_t>({1, 3}), 3, 3, 1,
+                               1, r.pick<int64_t>({8, 16, 32}),
+                               r.coin() ? Padding::same : Padding::valid);
+      const int64_t ps = r.pick<int64_t>({1, 2, 2, 3});
+      const Padding pool_pad = r.coin() ? Padding::valid : Padding::same;
+      if (pool_pad == Padding::valid && (ps > g.oh || ps > g.ow)) continue;
+      const PoolGeometry p = PoolGeometry::make(g.n, g.oh, g.ow, g.f, ps, ps, ps, ps, pool_pad);
+      const Activation act =
+          r.pick<Activation>({Activation::linear, Activation::relu, Activation::relu6});
+      INFO(describe(g, false) << " pool " << ps << " " << moodnet::to_string(pool_pad) << " act "
+                              << moodnet::to_string(act) << " isa " << to_string(isa));
+      if (!CpuOps::conv2d_backward_params_max_pool_applies(g, p)) {
+        CHECK(((g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) ||
+               moodnet::cpu::winograd_grad_applies(g) || moodnet::cpu::winograd4_grad_applies(g) ||
+               p.pad_top > 0 || p.pad_left > 0));
+        continue;
+      }
+      ++fused;
+      odd_blocks += moodnet::cpu::weight_grad_rows_per_block(g) % ps != 0;
+      const uint64_t seed = 5200 + 10 * uint64_t(i);
+      const F x = random_floats(g.n * g.h * g.w * g.c, seed, -4, 4),
+              w = random_floats(g.kh * g.kw * g.c * g.f, seed + 1),
+              b = random_floats(g.f, seed + 2);
+      F z(static_cast<size_t>(g.n * g.oh * g.ow * g.f));
+      CpuOps::conv2d_forward_act(g, x.data(), w.data(), b.data(), act, z.data());
+      F y(static_cast<size_t>(p.n * p.oh * p.ow * p.c));
+      CpuOps::max_pool2d_forward(p, z.data(), y.data());
+      const F dy = random_floats(p.n * p.oh * p.ow * p.c, seed + 3),
+              dw0 = random_floats(g.kh * g.kw * g.c * g.f, seed + 4),
+              db0 = random_floats(g.f, seed + 5);
+      // Apart: the pool's gradient (the activation folded in) into dz, then the conv's.
+      F dz(z.size()), want_dw = dw0, want_db = db0;
+      CpuOps::max_pool2d_backward(p, z.data(), y.data(), dy.data(), dz.data(), act);
+      CpuOps::conv2d_backward_params(g, x.data(), dz.data(), want_dw.data(), want_db.data());
+      Guarded dw(dw0), db(db0);
+      CpuOps::conv2d_backward_params_max_pool(g, x.data(), z.data(), p, y.data(), dy.data(), act,
+                                              dw.data(), db.data());
+      REQUIRE(dw.intact());
+      REQUIRE(db.intact());
+      REQUIRE(std::memcmp(dw.data(), want_dw.data(), want_dw.size() * sizeof(float)) == 0);
+      REQUIRE(std::memcmp(db.data(), want_db.data(), want_db.size() * sizeof(float)) == 0);
+    }
+  }
+  moodnet::cpu::force_isa(std::nullopt);
+  CHECK(fused > 50);
+  CHECK(odd_blocks > 5);  // blocks that split a pool row were reached
+}
+
 TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then pool, every ISA") {
   using moodnet::cpu::Isa;
   const OneThread one_thread;

@@ -430,6 +430,65 @@ TEST_CASE("training: predict's fused Conv2D -> MaxPooling2D gives the layers' ow
   for (int64_t batch : {5, 2}) CHECK(m.predict(x, batch).to_vector() == a.to_vector());
 }
 
+TEST_CASE("training: the first Conv2D's gradient through its MaxPooling2D, fused, is the layers'",
+          "[training]") {
+  // Model::backward hands the first conv (no input gradient) the pool's gradient directly
+  // (Layer::backward_params_max_pooled); the layers driven one by one, as profile_layers does,
+  // run the pool's backward and then the conv's. Rows of 150 pixels: weight-gradient blocks of
+  // 3 rows, which split the 2x2 windows' row pairs.
+  for (const Activation act : {Activation::relu, Activation::linear}) {
+    INFO("first conv's activation " << to_string(act));
+    Model<Cpu> m(Shape{11, 152, 3}, 11);
+    m.add(Conv2D<Cpu>({.filters = 16, .activation = act}));
+    m.add(MaxPooling2D<Cpu>());
+    m.add(Conv2D<Cpu>({.filters = 8, .activation = Activation::relu}));
+    m.add(MaxPooling2D<Cpu>());
+    m.add(Flatten<Cpu>());
+    m.add(Dense<Cpu>({.units = 1, .activation = Activation::sigmoid}));
+    Tensor<Cpu> x(Shape{3, 11, 152, 3}), t(Shape{3, 1});
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * float(i));
+    for (int64_t i = 0; i < t.size(); ++i) t[i] = float(i % 2);
+    const Loss loss = Loss::binary_crossentropy();
+    const TrainStep step{1, 0};
+    m.zero_grad();
+    Tensor<Cpu> dy;
+    const LossResult<Cpu> lr = compute_loss(loss, m, m.forward(x, step), t, &dy);
+    m.backward(dy, lr.grad_is_preactivation);
+    CHECK(m.layer_backward_fused_with_pool(0));
+    CHECK_FALSE(m.layer_backward_fused_with_pool(2));  // needs its input gradient
+    std::vector<std::vector<float>> fused;
+    for (auto* p : m.parameters()) fused.push_back(p->grad.to_vector());
+
+    const size_t L = m.num_layers();
+    std::vector<Tensor<Cpu>> outs(L), grads(L);
+    for (size_t i = 0; i < L; ++i) {
+      const Tensor<Cpu>* ins[] = {i == 0 ? &x : &outs[i - 1]};
+      m.layer(i).forward_train(ins, outs[i], step);
+    }
+    m.zero_grad();
+    Tensor<Cpu> dy_top;
+    compute_loss(loss, m, outs[L - 1], t, &dy_top);
+    const Tensor<Cpu>* g = &dy_top;
+    for (size_t i = L; i-- > 0;) {
+      const Tensor<Cpu>* ins[] = {i == 0 ? &x : &outs[i - 1]};
+      Tensor<Cpu>* dxs[] = {i == 0 ? nullptr : &grads[i]};
+      m.layer(i).backward(
+          ins, outs[i], *g, dxs,
+          (i == L - 1 && lr.grad_is_preactivation) || m.layer_grad_is_preactivation(i));
+      g = &grads[i];
+    }
+    size_t k = 0;
+    for (auto* p : m.parameters()) {
+      INFO(p->name << " #" << k);
+      CHECK(p->grad.to_vector() == fused[k++]);
+    }
+    // The first conv's gradient is not zero (the fused path wrote something).
+    float sum = 0;
+    for (float v : fused[0]) sum += std::fabs(v);
+    CHECK(sum > 0);
+  }
+}
+
 TEST_CASE("training: evaluate_classifier reports what predict gives, sample by sample") {
   const test::ThreadCountGuard threads_guard;
   set_num_threads(1);

@@ -67,6 +67,28 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
       return false;
     }
   }
+  bool backward_params_max_pooled(typename Layer<D>::Inputs x, const Tensor<D>& z,
+                                  const PoolGeometry& p, const Tensor<D>& pooled,
+                                  const Tensor<D>& dpooled, Activation folded) override {
+    if constexpr (requires {
+                    ops<D>::conv2d_backward_params_max_pool_applies(ConvGeometry{}, p);
+                  }) {
+      const Tensor<D>& in = *x[0];
+      // The pool must fold this layer's activation, unless it has none.
+      if (in.rank() != 4 || in.dim(3) != c_ || !this->wants_param_grads() ||
+          (opt_.activation != Activation::linear && folded != opt_.activation))
+        return false;
+      const ConvGeometry g = geometry(in.dim(0), in.dim(1), in.dim(2));
+      if (!ops<D>::conv2d_backward_params_max_pool_applies(g, p)) return false;
+      ops<D>::conv2d_backward_params_max_pool(g, in.data(), z.data(), p, pooled.data(),
+                                              dpooled.data(), folded, kernel().grad.data(),
+                                              opt_.use_bias ? bias().grad.data() : nullptr);
+      return true;
+    } else {
+      (void)x, (void)z, (void)p, (void)pooled, (void)dpooled, (void)folded;
+      return false;
+    }
+  }
   void backward(typename Layer<D>::Inputs x, const Tensor<D>& y, const Tensor<D>& dy,
                 typename Layer<D>::InputGrads dx, bool dy_is_preactivation) override {
     const Tensor<D>& dz = act_.backward(y, dy, dy_is_preactivation);

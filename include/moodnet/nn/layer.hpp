@@ -100,6 +100,18 @@ class Layer {
   // unpooled output, does so into y and returns true (Conv2D on the Cpu device, where its
   // kernels allow); otherwise it returns false and leaves y alone.
   virtual bool call_max_pooled(Inputs, const PoolGeometry&, Tensor<D>&) const { return false; }
+  // Training fusion (Model::backward), for a layer whose output z only a max pool p reads and
+  // that needs no input gradient (a network's first layer): it may add its parameter gradients
+  // straight from the pool's output y and gradient dy, without materialising dL/dz, and return
+  // true (Conv2D on the Cpu device, where its kernels allow); otherwise it returns false and
+  // touches nothing. folded: the activation of this layer the pool folds into its backward
+  // (linear: none).
+  virtual bool backward_params_max_pooled(Inputs, const Tensor<D>&, const PoolGeometry&,
+                                          const Tensor<D>&, const Tensor<D>&, Activation) {
+    return false;
+  }
+  // A max pool: the activation of its input it folds into its backward (fold_input_activation).
+  virtual Activation folded_input_activation() const { return Activation::linear; }
 
   // All weights in Keras order, trainable and not.
   std::vector<Parameter<D>*> parameters() {

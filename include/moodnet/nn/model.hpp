@@ -155,6 +155,9 @@ class Model {
     plan_gradients();
     return nodes_.at(i + 1).grad_is_preactivation;
   }
+  // Whether the last backward() took layer i's parameter gradients straight from the max pool
+  // after it (Layer::backward_params_max_pooled), running neither layer's own backward.
+  bool layer_backward_fused_with_pool(size_t i) const { return nodes_.at(i + 1).fused_backward; }
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return nodes_.back().shape; }
   const Layer<D>& output_layer() const {
@@ -223,12 +226,16 @@ class Model {
     MOODNET_CHECK(input_ != nullptr, "Model::backward called before forward");
     const size_t last = nodes_.size() - 1;
     plan_gradients();
-    for (auto& n : nodes_) n.has_grad = false;
+    for (auto& n : nodes_) n.has_grad = n.fused_backward = false;
     for (size_t i = last; i >= 1; --i) {
       Node& node = nodes_[i];
       if (!node.needs_backward) continue;
       const Tensor<D>* g = (i == last) ? &dy : (node.has_grad ? &node.grad : nullptr);
       if (!g) continue;  // no path from this node to the loss
+      if (i != last && backward_params_max_pooled(i, *g)) {
+        nodes_[static_cast<size_t>(node.inputs[0])].fused_backward = true;
+        continue;
+      }
       gather(i, ins_);
       const size_t k = node.inputs.size();
       if (node.slot_grads.size() < k) node.slot_grads.resize(k);
@@ -354,6 +361,8 @@ class Model {
     bool has_grad = false, wants_grad = false, needs_backward = false;
     // grad is dL/d(pre-activation): its only consumer folded the activation's derivative in.
     bool grad_is_preactivation = false;
+    // The last backward() took this node's parameter gradients through the max pool after it.
+    bool fused_backward = false;
   };
 
   // The next free "base", "base_1", ... (skipping names the user or a model file chose).
@@ -379,6 +388,25 @@ class Model {
     for (NodeId j : nodes_[i].inputs)
       ins.push_back(j == 0 ? input_ : &nodes_[static_cast<size_t>(j)].out);
   }
+  // Node i a max pool whose input node j feeds nothing else and needs no input gradient (a
+  // network's first layer): j may take its parameter gradients straight from the pool's gradient
+  // (Layer::backward_params_max_pooled; Conv2D on the Cpu device), and then neither backward
+  // runs. Returns whether it did.
+  bool backward_params_max_pooled(size_t i, const Tensor<D>& dy) {
+    const Node& pool = nodes_[i];
+    if (pool.inputs.size() != 1 || pool.inputs[0] < 1) return false;
+    const auto j = static_cast<size_t>(pool.inputs[0]);
+    Node& src = nodes_[j];
+    if (consumers_[j] != 1 || !src.needs_backward) return false;
+    for (NodeId k : src.inputs)
+      if (nodes_[static_cast<size_t>(k)].wants_grad) return false;
+    const auto p = pool.layer->max_pool_geometry(src.out.shape());
+    if (!p) return false;
+    gather(j, ins_);
+    return src.layer->backward_params_max_pooled(ins_, src.out, *p, pool.out, dy,
+                                                 pool.layer->folded_input_activation());
+  }
+
   // A node needs backward if it has trainable weights or an upstream node does; a node wants its
   // output gradient if it needs backward. The input node never does, so the first layer skips
   // backward-data and frozen prefixes cost nothing.

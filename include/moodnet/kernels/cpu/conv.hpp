@@ -404,6 +404,12 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
   conv_forward_direct(as_single_row(gt), dy, dw.wpack, dw.t, nullptr, Activation::linear, dx);
 }
 
+// Output rows per block of conv_backward_params_image: a block's dy and input rows stay in L2
+// while its tiles sweep them.
+inline int64_t weight_grad_rows_per_block(const ConvGeometry& g) {
+  return std::max<int64_t>(1, 512 / g.ow);
+}
+
 // acc:(KH*KW*C, F) += sum over the pixels of one image of patch^T * dy, read in place from a
 // zero-padded copy of the image. Tiles cover MR consecutive taps of one kernel row (contiguous
 // in the image). Narrow kernel rows (KW*C < MR) leave rows of a tile idle, which still beats
@@ -411,10 +417,15 @@ inline void conv_backward_data_stride1(const ConvGeometry& g, const float* dy, c
 // input floats follow this image in the batch buffer (a short last tile may read up to MR - 1
 // of them). next_xn / next_dyn: the image that comes next on this thread (or null), fetched
 // while this one's last block runs.
-inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t, const float* xn,
-                                       const float* dyn, int64_t floats_after, float* acc,
-                                       float* bias_acc, const float* next_xn = nullptr,
-                                       const float* next_dyn = nullptr) {
+// dy rows come from block_dy(oy0, rows, p): the (rows, OW, F) rows of dy from output row oy0
+// on, valid until its next call; it may set p.l2_ahead, lines the block's first micro call
+// fetches into L2. dyn is dy itself, or null when block_dy makes the rows (then 1x1 stride-1
+// convs, which fetch the next block's dy ahead, are not allowed).
+template <class BlockDy>
+void conv_backward_params_image_blocks(const ConvGeometry& g, const ConvTile& t, const float* xn,
+                                       BlockDy&& block_dy, const float* dyn, int64_t floats_after,
+                                       float* acc, float* bias_acc, const float* next_xn,
+                                       const float* next_dyn) {
   const int64_t MR = t.MR, NR = t.NR, kwc = g.kw * g.c;
   const int64_t hp = (g.oh - 1) * g.sh + g.kh, wp = (g.ow - 1) * g.sw + g.kw;
   const int64_t strips = (g.f + NR - 1) / NR;
@@ -446,7 +457,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
   ConvMicroArgs p;
   p.b_k = g.f, p.ldc = g.f, p.accumulate = true;
   // Blocks of output rows keep the dy and input rows a tile sweeps in L2.
-  const int64_t rows_per_block = std::max<int64_t>(1, 512 / g.ow);
+  const int64_t rows_per_block = weight_grad_rows_per_block(g);
   p.a_q = g.sh * row, p.a_k = g.sw * g.c, p.nk = g.ow, p.b_q = g.ow * g.f;
   const int64_t KR = t.kernel_rows;                                    // kernel rows per call
   const int64_t calls = (g.kh / KR) * ((kwc + MR - 1) / MR) * strips;  // micro calls per block
@@ -454,12 +465,13 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
   // 1x1 stride-1 kernels only: 3x3 ones do 9x the FMAs per byte, the hardware prefetcher keeps
   // up, and this prefetch cost the RGB first layers (shapes a and d) 5 %; a strided 1x1 would
   // fetch rows it skips.
-  const bool prefetch_next = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
+  const bool prefetch_next =
+      dyn && g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && stream_prefetch();
   // dy 128 pixels ahead into L2 (the narrow-input tiles, AMD): shapes a, d and fer1 against
   // oneDNN on PERFORMANCE.md's host D (Zen 5), 1 thread, bias gradient already after the tiles:
   // 1.04-1.05 -> 1.48-1.50, 0.89 -> 1.23-1.25, 0.88 -> 1.29-1.38; 64 and 256 ahead did about
   // as well. Not measured on Intel, so off there (as the other stream prefetches).
-  p.b_prefetch_l2 = stream_prefetch() ? 128 : 0;
+  p.b_prefetch_l2 = dyn && stream_prefetch() ? 128 : 0;  // not into block_dy's buffer
   for (int64_t oy0 = 0; oy0 < g.oh; oy0 += rows_per_block) {
     p.nq = std::min(rows_per_block, g.oh - oy0);
     // The next block's input rows and dy rows (this image's, else the next image's first),
@@ -476,6 +488,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
       pf_x = next_xn, pf_x_floats = nq * g.w * g.c;
       pf_dy = next_dyn, pf_dy_floats = nq * g.ow * g.f;
     }
+    const float* dyb = block_dy(oy0, p.nq, p);
     int64_t call = 0;
     // The bias gradient while this block of dy is in cache: before the tiles where they sweep the
     // block several times (calls > 1), so the sum's reads bring it in for all of them; after a
@@ -484,7 +497,7 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
     // oneDNN on host D (Zen 5), 1 thread: 0.84-0.85 -> 1.04-1.09 and 0.79-0.80 -> 0.89-0.94;
     // f_pw (4 sweeps) lost 10 % with the sum after.
     const bool bias_first = calls > 1;
-    if (bias_acc && bias_first) sum_rows_into(p.nq * g.ow, g.f, dyn + oy0 * g.ow * g.f, bias_acc);
+    if (bias_acc && bias_first) sum_rows_into(p.nq * g.ow, g.f, dyb, bias_acc);
     for (int64_t ky = 0; ky < g.kh; ky += KR)
       for (int64_t i0 = 0; i0 < kwc; i0 += MR) {
         p.m = static_cast<int>(std::min(MR, kwc - i0));
@@ -494,14 +507,143 @@ inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t,
             prefetch_part(pf_x, pf_x_floats, call, calls);
             prefetch_part(pf_dy, pf_dy_floats, call, calls);
           }
-          p.b = dyn + oy0 * g.ow * g.f + s * NR;
+          p.b = dyb + s * NR;
           p.c = acc + (ky * kwc + i0) * g.f + s * NR;
           p.n = static_cast<int>(std::min(NR, g.f - s * NR));
           t.micro(p);
+          std::fill_n(p.l2_ahead_lines, ConvMicroArgs::kAheadRanges, 0);
         }
       }
-    if (bias_acc && !bias_first) sum_rows_into(p.nq * g.ow, g.f, dyn + oy0 * g.ow * g.f, bias_acc);
+    if (bias_acc && !bias_first) sum_rows_into(p.nq * g.ow, g.f, dyb, bias_acc);
   }
+}
+
+// conv_backward_params_image_blocks over dyn:(OH,OW,F), the image's dy in memory.
+inline void conv_backward_params_image(const ConvGeometry& g, const ConvTile& t, const float* xn,
+                                       const float* dyn, int64_t floats_after, float* acc,
+                                       float* bias_acc, const float* next_xn = nullptr,
+                                       const float* next_dyn = nullptr) {
+  conv_backward_params_image_blocks(
+      g, t, xn, [&](int64_t oy0, int64_t, ConvMicroArgs&) { return dyn + oy0 * g.ow * g.f; }, dyn,
+      floats_after, acc, bias_acc, next_xn, next_dyn);
+}
+
+// dw:(KH,KW,C,F) += sum over the images of image(n, acc, bias_acc, next), which adds image n's
+// weight (and bias) gradient to acc (bias_acc, null without db); next: whether image n + 1 comes
+// next on this thread. Fixed image groups, each summed on one thread, then added in group order:
+// bitwise the same for any thread count.
+template <class Image>
+void conv_backward_params_groups(const ConvGeometry& g, float* dw, float* db, Image&& image) {
+  const int64_t groups = reduction_groups(g.n), wsize = g.kh * g.kw * g.c * g.f;
+  const int64_t stride = wsize + g.f;  // a group's weight and bias partials
+  static thread_local std::vector<float> partial_buf;
+  float* partial = detail::scratch(partial_buf, static_cast<size_t>(groups * stride));
+MOODNET_OMP(omp parallel for schedule(static))
+for (int64_t gi = 0; gi < groups; ++gi) {
+  float* acc = partial + gi * stride;
+  std::fill(acc, acc + stride, 0.0f);
+  const int64_t n_end = (gi + 1) * g.n / groups;
+  for (int64_t n = gi * g.n / groups; n < n_end; ++n)
+    image(n, acc, db ? acc + wsize : nullptr, n + 1 < n_end);
+}
+MOODNET_OMP(omp parallel for schedule(static) if (wsize > 65536))
+for (int64_t i = 0; i < wsize; ++i) {
+  float s = dw[i];
+  for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * stride + i];
+  dw[i] = s;
+}
+if (db)
+  for (int64_t j = 0; j < g.f; ++j) {
+    float s = db[j];
+    for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * stride + wsize + j];
+    db[j] = s;
+  }
+}
+
+// Direct (not Winograd) weight gradient: dw:(KH,KW,C,F) += patches^T * dy, db:(F) += column sums
+// of dy. x:(N,H,W,C) dy:(N,OH,OW,F)
+inline void conv_backward_params_direct(const ConvGeometry& g, const float* x, const float* dy,
+                                        float* dw, float* db) {
+  const int64_t pix = g.oh * g.ow, image = g.h * g.w * g.c;
+  const ConvTile t = conv_weights_tile(active_isa(), g.f, g.kw * g.c, g.kh);
+  conv_backward_params_groups(g, dw, db, [&](int64_t n, float* acc, float* bias_acc, bool next) {
+    conv_backward_params_image(g, t, x + n * image, dy + n * pix * g.f, (g.n - 1 - n) * image, acc,
+                               bias_acc, next ? x + (n + 1) * image : nullptr,
+                               next ? dy + (n + 1) * pix * g.f : nullptr);
+  });
+}
+
+// Training's Conv2D -> MaxPooling2D where the conv needs no input gradient (a network's first
+// layer): its weight gradient straight from the pool's, the conv's dy made a block of rows at a
+// time in a per-thread buffer by the pool's backward kernel. The unfused path writes the whole
+// conv-output gradient (seed002: 132 MB at batch 32) and reads it straight back. The pool
+// windows tile z from its top-left corner (stride = pool size, no padding before), as for
+// conv2d_forward_max_pool; the conv runs direct, not 1x1 (the caller checks that it is not a
+// Winograd one). Bitwise the same as max_pool2d_backward then conv_backward_params_direct: the
+// same dy values, summed in the same blocks.
+// x:(N,H,W,C) z:(N,OH,OW,F) conv output = pool input, y, dy:(N,POH,POW,F) pool output and its
+// gradient; mask as in max_pool_backward_image (1: ReLU folded, 2: ReLU6, 0: none).
+inline bool conv_backward_params_max_pool_fits(const ConvGeometry& g, const PoolGeometry& p) {
+  return p.n == g.n && p.h == g.oh && p.w == g.ow && p.c == g.f && p.ph == p.sh && p.pw == p.sw &&
+         p.pad_top == 0 && p.pad_left == 0 && p.oh > 0 && p.ow > 0 && !is_pointwise(g);
+}
+inline void conv_backward_params_max_pool(const ConvGeometry& g, const float* x, const float* z,
+                                          const PoolGeometry& p, const float* y, const float* dy,
+                                          int mask, float* dw, float* db) {
+  MOODNET_CHECK(conv_backward_params_max_pool_fits(g, p),
+                "conv_backward_params_max_pool: the pool ", p.ph, "x", p.pw, " / ", p.sh, "x", p.sw,
+                " or the conv do not fit the fused path");
+  const int64_t image = g.h * g.w * g.c, zrow = g.ow * g.f, prow = p.ow * p.c;
+  const int64_t zimage = g.oh * zrow, pimage = p.oh * prow;
+  const ConvTile t = conv_weights_tile(active_isa(), g.f, g.kw * g.c, g.kh);
+  const auto pool_backward = detail::elementwise_kernels().max_pool_backward;
+  const int64_t buf_rows = weight_grad_rows_per_block(g) + 2 * p.sh;
+  const bool fetch_ahead = stream_prefetch();  // AMD only, as the other stream prefetches
+  conv_backward_params_groups(g, dw, db, [&](int64_t n, float* acc, float* bias_acc, bool next) {
+    static thread_local std::vector<float> rows_buf, done_buf;
+    float* rows = detail::scratch(rows_buf, static_cast<size_t>(buf_rows * zrow));
+    float* done = detail::scratch(done_buf, static_cast<size_t>(g.f));
+    const float *zn = z + n * zimage, *yn = y + n * pimage, *dyn = dy + n * pimage;
+    // Conv rows [oy0, oy0 + count): the pool's backward over the pooled rows that cover them
+    // (from the first row of the first one's window), as a small image; rows no window covers
+    // ('valid' pooling of an odd height) are zero.
+    const auto block_dy = [&](int64_t oy0, int64_t count, ConvMicroArgs& args) {
+      const int64_t oy1 = oy0 + count, py0 = oy0 / p.sh;
+      const int64_t py1 = std::min((oy1 - 1) / p.sh, p.oh - 1);
+      if (py0 > py1) {
+        std::fill(rows, rows + count * zrow, 0.0f);
+        return static_cast<const float*>(rows);
+      }
+      const int64_t r0 = py0 * p.sh, r1 = std::max(oy1, std::min(g.oh, (py1 + 1) * p.sh));
+      PoolGeometry pr = p;
+      pr.n = 1, pr.h = r1 - r0, pr.oh = py1 - py0 + 1;
+      pool_backward(pr, zn + r0 * zrow, yn + py0 * prow, dyn + py0 * prow, rows, done, mask);
+      if (fetch_ahead) {
+        // The pooled rows the next block needs (at most as many as this one's, plus one),
+        // fetched while this block's FMAs run: the hardware prefetcher restarts on every block,
+        // and the pool's backward waited on memory.
+        // After the last block, the next image's first rows, if this thread does it next.
+        int64_t q0 = py1 + 1, q1 = std::min(p.oh, q0 + (count + p.sh - 1) / p.sh + 1);
+        const float *zq = zn, *yq = yn, *dyq = dyn;
+        if (q0 >= p.oh && next) {
+          zq += zimage, yq += pimage, dyq += pimage;
+          q0 = 0, q1 = std::min(p.oh, (count + p.sh - 1) / p.sh + 1);
+        }
+        if (q1 > q0) {
+          const float* ranges[3] = {zq + q0 * p.sh * zrow, yq + q0 * prow, dyq + q0 * prow};
+          const int64_t floats[3] = {std::min(g.oh - q0 * p.sh, (q1 - q0) * p.sh) * zrow,
+                                     (q1 - q0) * prow, (q1 - q0) * prow};
+          for (int r = 0; r < 3; ++r) {
+            const LineSpan l = line_part(ranges[r], floats[r], 0, 1);
+            args.l2_ahead[r] = l.p, args.l2_ahead_lines[r] = l.lines;
+          }
+        }
+      }
+      return static_cast<const float*>(rows + (oy0 - r0) * zrow);
+    };
+    conv_backward_params_image_blocks(g, t, x + n * image, block_dy, nullptr, (g.n - 1 - n) * image,
+                                      acc, bias_acc, next ? x + (n + 1) * image : nullptr, nullptr);
+  });
 }
 
 }  // namespace cpu

@@ -71,37 +71,26 @@ for (int64_t n = 0; n < g.n; ++n) {
     if (cpu::winograd4_grad_applies(g))
       return cpu::conv_backward_params_winograd4(g, x, dy, dw, db);
     if (cpu::winograd_grad_applies(g)) return cpu::conv_backward_params_winograd(g, x, dy, dw, db);
-    const int64_t pix = g.oh * g.ow;
-    const cpu::ConvTile t = cpu::conv_weights_tile(cpu::active_isa(), g.f, g.kw * g.c, g.kh);
-    const int64_t groups = cpu::reduction_groups(g.n), wsize = g.kh * g.kw * g.c * g.f;
-    const int64_t stride = wsize + g.f;  // a group's weight and bias partials
-    static thread_local std::vector<float> partial_buf;
-    float* partial = cpu::detail::scratch(partial_buf, static_cast<size_t>(groups * stride));
-MOODNET_OMP(omp parallel for schedule(static))
-for (int64_t gi = 0; gi < groups; ++gi) {
-  float* acc = partial + gi * stride;
-  std::fill(acc, acc + stride, 0.0f);
-  const int64_t n_end = (gi + 1) * g.n / groups;
-  for (int64_t n = gi * g.n / groups; n < n_end; ++n) {
-    const bool next = n + 1 < n_end;
-    cpu::conv_backward_params_image(
-        g, t, x + n * g.h * g.w * g.c, dy + n * pix * g.f, (g.n - 1 - n) * g.h * g.w * g.c, acc,
-        db ? acc + wsize : nullptr, next ? x + (n + 1) * g.h * g.w * g.c : nullptr,
-        next ? dy + (n + 1) * pix * g.f : nullptr);
+    cpu::conv_backward_params_direct(g, x, dy, dw, db);
   }
-}
-MOODNET_OMP(omp parallel for schedule(static) if (wsize > 65536))
-for (int64_t i = 0; i < wsize; ++i) {
-  float s = dw[i];
-  for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * stride + i];
-  dw[i] = s;
-}
-if (db)
-  for (int64_t j = 0; j < g.f; ++j) {
-    float s = db[j];
-    for (int64_t gi = 0; gi < groups; ++gi) s += partial[gi * stride + wsize + j];
-    db[j] = s;
+
+  // Training fusion of Conv2D -> MaxPooling2D where the conv needs no input gradient
+  // (Conv2D::backward_max_pooled finds these by name): the weight gradient from the pool's
+  // gradient without the conv's dy in memory. z:(N,OH,OW,F) the conv output, y, dy:(N,POH,POW,F)
+  // the pool's output and gradient; input_act: the conv activation the pool folds (linear, relu
+  // or relu6).
+  static bool conv2d_backward_params_max_pool_applies(const ConvGeometry& g,
+                                                      const PoolGeometry& p) {
+    return cpu::conv_backward_params_max_pool_fits(g, p) && !cpu::winograd4_grad_applies(g) &&
+           !cpu::winograd_grad_applies(g);
   }
+  static void conv2d_backward_params_max_pool(const ConvGeometry& g, const T* x, const T* z,
+                                              const PoolGeometry& p, const T* y, const T* dy,
+                                              Activation input_act, T* dw, T* db) {
+    MOODNET_CHECK(conv2d_backward_params_max_pool_applies(g, p),
+                  "conv2d_backward_params_max_pool: the conv runs Winograd or does not fit");
+    const int mask = input_act == Activation::relu ? 1 : input_act == Activation::relu6 ? 2 : 0;
+    cpu::conv_backward_params_max_pool(g, x, z, p, y, dy, mask, dw, db);
   }
 
   // x:(N,H,W,C) w:(KH,KW,C,M) b:(C*M)|null y:(N,OH,OW,C*M)
