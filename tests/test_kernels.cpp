@@ -233,6 +233,25 @@ ConvGeometry random_conv(Rng& r, bool depthwise, int variant) {
   return ConvGeometry::make(n, h, w, c, kh, kw, sh, sw, f, pad);
 }
 
+// A max pool over g's output after a conv ending in `act`, for the conv + pool fusion tests:
+// pool size 1, 2 or 3, 'valid' or 'same' (none when 'valid' windows do not fit the output).
+struct PoolAfterConv {
+  PoolGeometry p;
+  Activation act;
+  std::string text;
+};
+std::optional<PoolAfterConv> random_pool_after(Rng& r, const ConvGeometry& g) {
+  const int64_t ps = r.pick<int64_t>({1, 2, 2, 3});
+  const Padding pad = r.coin() ? Padding::valid : Padding::same;
+  if (pad == Padding::valid && (ps > g.oh || ps > g.ow)) return std::nullopt;
+  PoolAfterConv d{PoolGeometry::make(g.n, g.oh, g.ow, g.f, ps, ps, ps, ps, pad),
+                  r.pick<Activation>({Activation::linear, Activation::relu, Activation::relu6}),
+                  {}};
+  d.text = " pool " + std::to_string(ps) + " " + moodnet::to_string(pad) + " act " +
+           moodnet::to_string(d.act);
+  return d;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -1163,14 +1182,12 @@ TEST_CASE("kernels: conv weight gradient fused with max-pool backward is bitwise
                                r.pick<int64_t>({102, 152, 258}), r.pick<int64_t>({1, 3}), 3, 3, 1,
                                1, r.pick<int64_t>({8, 16, 32}),
                                r.coin() ? Padding::same : Padding::valid);
-      const int64_t ps = r.pick<int64_t>({1, 2, 2, 3});
-      const Padding pool_pad = r.coin() ? Padding::valid : Padding::same;
-      if (pool_pad == Padding::valid && (ps > g.oh || ps > g.ow)) continue;
-      const PoolGeometry p = PoolGeometry::make(g.n, g.oh, g.ow, g.f, ps, ps, ps, ps, pool_pad);
-      const Activation act =
-          r.pick<Activation>({Activation::linear, Activation::relu, Activation::relu6});
-      INFO(describe(g, false) << " pool " << ps << " " << moodnet::to_string(pool_pad) << " act "
-                              << moodnet::to_string(act) << " isa " << to_string(isa));
+      const auto drawn = random_pool_after(r, g);
+      if (!drawn) continue;
+      const PoolGeometry& p = drawn->p;
+      const Activation act = drawn->act;
+      const int64_t ps = p.ph;
+      INFO(describe(g, false) << drawn->text << " isa " << to_string(isa));
       if (!CpuOps::conv2d_backward_params_max_pool_applies(g, p)) {
         CHECK(((g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) ||
                moodnet::cpu::winograd_grad_applies(g) || moodnet::cpu::winograd4_grad_applies(g) ||
@@ -1224,14 +1241,12 @@ TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then poo
         g = ConvGeometry::make(2, r.uniform(4, 19), r.uniform(4, 21), r.pick<int64_t>({16, 24}), 3,
                                3, 1, 1, r.pick<int64_t>({16, 20, 32}),
                                r.coin() ? Padding::same : Padding::valid);
-      const int64_t ps = r.pick<int64_t>({1, 2, 2, 3});
-      const Padding pool_pad = r.coin() ? Padding::valid : Padding::same;
-      if (pool_pad == Padding::valid && (ps > g.oh || ps > g.ow)) continue;
-      const PoolGeometry p = PoolGeometry::make(g.n, g.oh, g.ow, g.f, ps, ps, ps, ps, pool_pad);
-      const Activation act =
-          r.pick<Activation>({Activation::linear, Activation::relu, Activation::relu6});
-      INFO(describe(g, false) << " pool " << ps << " " << moodnet::to_string(pool_pad) << " act "
-                              << moodnet::to_string(act) << " isa " << to_string(isa));
+      const auto drawn = random_pool_after(r, g);
+      if (!drawn) continue;
+      const PoolGeometry& p = drawn->p;
+      const Activation act = drawn->act;
+      const int64_t ps = p.ph;
+      INFO(describe(g, false) << drawn->text << " isa " << to_string(isa));
       if (!CpuOps::conv2d_max_pool_applies(g, p)) {
         // Refused only where the conv is 1x1, runs Winograd F(2x2) or F(4x4) under other than
         // 2x2 windows, or the windows do not start at the top-left corner.

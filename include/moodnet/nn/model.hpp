@@ -232,10 +232,7 @@ class Model {
       if (!node.needs_backward) continue;
       const Tensor<D>* g = (i == last) ? &dy : (node.has_grad ? &node.grad : nullptr);
       if (!g) continue;  // no path from this node to the loss
-      if (i != last && backward_params_max_pooled(i, *g)) {
-        nodes_[static_cast<size_t>(node.inputs[0])].fused_backward = true;
-        continue;
-      }
+      if (i != last && backward_params_max_pooled(i, *g)) continue;
       gather(i, ins_);
       const size_t k = node.inputs.size();
       if (node.slot_grads.size() < k) node.slot_grads.resize(k);
@@ -391,7 +388,7 @@ class Model {
   // Node i a max pool whose input node j feeds nothing else and needs no input gradient (a
   // network's first layer): j may take its parameter gradients straight from the pool's gradient
   // (Layer::backward_params_max_pooled; Conv2D on the Cpu device), and then neither backward
-  // runs. Returns whether it did.
+  // runs. Returns whether it did (and marks j's fused_backward).
   bool backward_params_max_pooled(size_t i, const Tensor<D>& dy) {
     const Node& pool = nodes_[i];
     if (pool.inputs.size() != 1 || pool.inputs[0] < 1) return false;
@@ -403,8 +400,9 @@ class Model {
     const auto p = pool.layer->max_pool_geometry(src.out.shape());
     if (!p) return false;
     gather(j, ins_);
-    return src.layer->backward_params_max_pooled(ins_, src.out, *p, pool.out, dy,
-                                                 pool.layer->folded_input_activation());
+    src.fused_backward = src.layer->backward_params_max_pooled(
+        ins_, src.out, *p, pool.out, dy, pool.layer->folded_input_activation());
+    return src.fused_backward;
   }
 
   // A node needs backward if it has trainable weights or an upstream node does; a node wants its

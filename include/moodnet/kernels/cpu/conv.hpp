@@ -336,9 +336,14 @@ inline void conv2d_forward_fused(const ConvGeometry& g, const float* x, const fl
 // largest tensor of a network (seed002: 132 MB at batch 32) and the pool reads it straight
 // back; here each pooled row's conv rows stay in a per-thread buffer instead (direct), or each
 // 4x4 output tile is pooled as it is transformed (Winograd). F(2x2) convs are not fused.
+// p pools the output of g with windows that tile it from its top-left corner (stride = pool
+// size, no padding before): what both fusions of the two layers need.
+inline bool pool_windows_tile_output(const ConvGeometry& g, const PoolGeometry& p) {
+  return p.n == g.n && p.h == g.oh && p.w == g.ow && p.c == g.f && p.ph == p.sh && p.pw == p.sw &&
+         p.pad_top == 0 && p.pad_left == 0 && p.oh > 0 && p.ow > 0;
+}
 inline bool conv2d_max_pool_applies(const ConvGeometry& g, const PoolGeometry& p) {
-  const bool windows = p.n == g.n && p.h == g.oh && p.w == g.ow && p.c == g.f && p.ph == p.sh &&
-                       p.pw == p.sw && p.pad_top == 0 && p.pad_left == 0 && p.oh > 0 && p.ow > 0;
+  const bool windows = pool_windows_tile_output(g, p);
   if (winograd4_applies(g)) return windows && p.ph == 2 && p.pw == 2;
   return windows && !winograd_applies(g) && !is_pointwise(g);
 }
@@ -584,8 +589,7 @@ inline void conv_backward_params_direct(const ConvGeometry& g, const float* x, c
 // x:(N,H,W,C) z:(N,OH,OW,F) conv output = pool input, y, dy:(N,POH,POW,F) pool output and its
 // gradient; mask as in max_pool_backward_image (1: ReLU folded, 2: ReLU6, 0: none).
 inline bool conv_backward_params_max_pool_fits(const ConvGeometry& g, const PoolGeometry& p) {
-  return p.n == g.n && p.h == g.oh && p.w == g.ow && p.c == g.f && p.ph == p.sh && p.pw == p.sw &&
-         p.pad_top == 0 && p.pad_left == 0 && p.oh > 0 && p.ow > 0 && !is_pointwise(g);
+  return pool_windows_tile_output(g, p) && !is_pointwise(g);
 }
 inline void conv_backward_params_max_pool(const ConvGeometry& g, const float* x, const float* z,
                                           const PoolGeometry& p, const float* y, const float* dy,
@@ -633,10 +637,9 @@ inline void conv_backward_params_max_pool(const ConvGeometry& g, const float* x,
           const float* ranges[3] = {zq + q0 * p.sh * zrow, yq + q0 * prow, dyq + q0 * prow};
           const int64_t floats[3] = {std::min(g.oh - q0 * p.sh, (q1 - q0) * p.sh) * zrow,
                                      (q1 - q0) * prow, (q1 - q0) * prow};
-          for (int r = 0; r < 3; ++r) {
-            const LineSpan l = line_part(ranges[r], floats[r], 0, 1);
-            args.l2_ahead[r] = l.p, args.l2_ahead_lines[r] = l.lines;
-          }
+          constexpr int64_t line = 64 / sizeof(float);
+          for (int r = 0; r < 3; ++r)
+            args.l2_ahead[r] = ranges[r], args.l2_ahead_lines[r] = (floats[r] + line - 1) / line;
         }
       }
       return static_cast<const float*>(rows + (oy0 - r0) * zrow);

@@ -156,6 +156,11 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const 
       max_pool_backward_window<true>(p, oy, ox, x, y, dy, dx, done, mask);
 }
 
+// The mask argument of max_pool_backward_image for the input activation a pool folds in.
+inline int folded_activation_mask(Activation input_act) {
+  return input_act == Activation::relu ? 1 : input_act == Activation::relu6 ? 2 : 0;
+}
+
 // dz = dy where the output y is inside ReLU's (or ReLU6's) linear range, else 0.
 MOODNET_ALWAYS_INLINE void relu_backward_span(int64_t n, bool relu6, const float* y,
                                               const float* dy, float* dz) {
@@ -222,7 +227,7 @@ for (int64_t n = 0; n < p.n; ++n)
                                   const float* dy, float* dx,
                                   Activation input_act = Activation::linear) {
     const auto k = detail::elementwise_kernels();
-    const int mask = input_act == Activation::relu ? 1 : input_act == Activation::relu6 ? 2 : 0;
+    const int mask = detail::folded_activation_mask(input_act);
     const bool par = p.n * p.oh * p.ow * p.c * p.ph * p.pw > 65536;
     (void)par;
 MOODNET_OMP(omp parallel for schedule(static) if (par))

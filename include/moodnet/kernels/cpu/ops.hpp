@@ -75,7 +75,7 @@ for (int64_t n = 0; n < g.n; ++n) {
   }
 
   // Training fusion of Conv2D -> MaxPooling2D where the conv needs no input gradient
-  // (Conv2D::backward_max_pooled finds these by name): the weight gradient from the pool's
+  // (Conv2D::backward_params_max_pooled finds these by name): the weight gradient from the pool's
   // gradient without the conv's dy in memory. z:(N,OH,OW,F) the conv output, y, dy:(N,POH,POW,F)
   // the pool's output and gradient; input_act: the conv activation the pool folds (linear, relu
   // or relu6).
@@ -89,8 +89,8 @@ for (int64_t n = 0; n < g.n; ++n) {
                                               Activation input_act, T* dw, T* db) {
     MOODNET_CHECK(conv2d_backward_params_max_pool_applies(g, p),
                   "conv2d_backward_params_max_pool: the conv runs Winograd or does not fit");
-    const int mask = input_act == Activation::relu ? 1 : input_act == Activation::relu6 ? 2 : 0;
-    cpu::conv_backward_params_max_pool(g, x, z, p, y, dy, mask, dw, db);
+    cpu::conv_backward_params_max_pool(g, x, z, p, y, dy,
+                                       cpu::detail::folded_activation_mask(input_act), dw, db);
   }
 
   // x:(N,H,W,C) w:(KH,KW,C,M) b:(C*M)|null y:(N,OH,OW,C*M)
