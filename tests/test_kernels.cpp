@@ -1188,9 +1188,14 @@ TEST_CASE("kernels: conv weight gradient fused with max-pool backward is bitwise
       const Activation act = drawn->act;
       const int64_t ps = p.ph;
       INFO(describe(g, false) << drawn->text << " isa " << to_string(isa));
-      if (!CpuOps::conv2d_backward_params_max_pool_applies(g, p)) {
+      if (!CpuOps::conv2d_backward_params_max_pool_applies(g, p) ||
+          !CpuOps::conv2d_max_pool_index_applies(g, p)) {
+        // Refused where the conv is 1x1, its weight gradient or a forward the pool cannot
+        // follow runs Winograd, or the windows do not start at the top-left corner.
         CHECK(((g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1) ||
                moodnet::cpu::winograd_grad_applies(g) || moodnet::cpu::winograd4_grad_applies(g) ||
+               (moodnet::cpu::winograd_applies(g) &&
+                (!moodnet::cpu::winograd4_applies(g) || ps != 2)) ||
                p.pad_top > 0 || p.pad_left > 0));
         continue;
       }
@@ -1202,8 +1207,13 @@ TEST_CASE("kernels: conv weight gradient fused with max-pool backward is bitwise
               b = random_floats(g.f, seed + 2);
       F z(static_cast<size_t>(g.n * g.oh * g.ow * g.f));
       CpuOps::conv2d_forward_act(g, x.data(), w.data(), b.data(), act, z.data());
-      F y(static_cast<size_t>(p.n * p.oh * p.ow * p.c));
+      F y(static_cast<size_t>(p.n * p.oh * p.ow * p.c)), y_fused(y.size());
       CpuOps::max_pool2d_forward(p, z.data(), y.data());
+      // The fused forward's index: all the fused backward keeps of the conv output.
+      std::vector<uint8_t> idx(y.size());
+      CpuOps::conv2d_forward_max_pool(g, x.data(), w.data(), b.data(), act, p, y_fused.data(),
+                                      idx.data());
+      REQUIRE(std::memcmp(y_fused.data(), y.data(), y.size() * sizeof(float)) == 0);
       const F dy = random_floats(p.n * p.oh * p.ow * p.c, seed + 3),
               dw0 = random_floats(g.kh * g.kw * g.c * g.f, seed + 4),
               db0 = random_floats(g.f, seed + 5);
@@ -1212,8 +1222,8 @@ TEST_CASE("kernels: conv weight gradient fused with max-pool backward is bitwise
       CpuOps::max_pool2d_backward(p, z.data(), y.data(), dy.data(), dz.data(), act);
       CpuOps::conv2d_backward_params(g, x.data(), dz.data(), want_dw.data(), want_db.data());
       Guarded dw(dw0), db(db0);
-      CpuOps::conv2d_backward_params_max_pool(g, x.data(), z.data(), p, y.data(), dy.data(), act,
-                                              dw.data(), db.data());
+      CpuOps::conv2d_backward_params_max_pool(g, x.data(), p, idx.data(), dy.data(), dw.data(),
+                                              db.data());
       REQUIRE(dw.intact());
       REQUIRE(db.intact());
       REQUIRE(std::memcmp(dw.data(), want_dw.data(), want_dw.size() * sizeof(float)) == 0);
@@ -1229,7 +1239,7 @@ TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then poo
   using moodnet::cpu::Isa;
   const OneThread one_thread;
   Rng r(4242);
-  int fused = 0, fused_winograd4 = 0;
+  int fused = 0, fused_winograd4 = 0, indexed = 0, ties = 0;
   for (Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
     if (!moodnet::cpu::detail::isa_supported(isa)) continue;
     moodnet::cpu::force_isa(isa);
@@ -1258,9 +1268,16 @@ TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then poo
       }
       ++fused;
       fused_winograd4 += moodnet::cpu::winograd4_applies(g);
-      const F x = random_floats(g.n * g.h * g.w * g.c, 900 + uint64_t(i), -4, 4),
-              w = random_floats(g.kh * g.kw * g.c * g.f, 1000 + uint64_t(i)),
-              b = random_floats(g.f, 1100 + uint64_t(i));
+      F x = random_floats(g.n * g.h * g.w * g.c, 900 + uint64_t(i), -4, 4),
+        w = random_floats(g.kh * g.kw * g.c * g.f, 1000 + uint64_t(i)),
+        b = random_floats(g.f, 1100 + uint64_t(i));
+      if (i % 2 == 1) {
+        // Small integers and halves: exact sums, so windows often hold their maximum twice (the
+        // index must name the first, as the pool's backward picks it).
+        for (float& v : x) v = std::round(v);
+        for (float& v : w) v = std::round(2 * v) / 2;
+        for (float& v : b) v = std::round(v);
+      }
       F conv(static_cast<size_t>(g.n * g.oh * g.ow * g.f));
       CpuOps::conv2d_forward_act(g, x.data(), w.data(), b.data(), act, conv.data());
       F want(static_cast<size_t>(p.n * p.oh * p.ow * p.c));
@@ -1269,9 +1286,50 @@ TEST_CASE("kernels: conv + max pool fused for inference is bitwise conv then poo
       CpuOps::conv2d_forward_max_pool(g, x.data(), w.data(), b.data(), act, p, y.data());
       REQUIRE(y.intact());
       REQUIRE(std::memcmp(y.data(), want.data(), want.size() * sizeof(float)) == 0);
+      if (!CpuOps::conv2d_max_pool_index_applies(g, p)) continue;
+      // Training's form: the same y, and an index from which the pool's backward gives what it
+      // gives from the conv output (the activation's derivative folded in).
+      constexpr size_t kGuard = 64;
+      std::vector<uint8_t> idx(want.size() + 2 * kGuard, 0xA5);
+      Guarded y_train(p.n * p.oh * p.ow * p.c);
+      CpuOps::conv2d_forward_max_pool(g, x.data(), w.data(), b.data(), act, p, y_train.data(),
+                                      idx.data() + kGuard);
+      REQUIRE(y_train.intact());
+      REQUIRE(std::memcmp(y_train.data(), want.data(), want.size() * sizeof(float)) == 0);
+      for (size_t k = 0; k < kGuard; ++k) {
+        REQUIRE(idx[k] == 0xA5);
+        REQUIRE(idx[kGuard + want.size() + k] == 0xA5);
+      }
+      const F dy = random_floats(p.n * p.oh * p.ow * p.c, 1200 + uint64_t(i));
+      F dz_want(conv.size());
+      CpuOps::max_pool2d_backward(p, conv.data(), want.data(), dy.data(), dz_want.data(), act);
+      Guarded dz(static_cast<int64_t>(conv.size()));
+      CpuOps::max_pool2d_backward_index(p, idx.data() + kGuard, dy.data(), dz.data());
+      REQUIRE(dz.intact());
+      REQUIRE(std::memcmp(dz.data(), dz_want.data(), conv.size() * sizeof(float)) == 0);
+      ++indexed;
+      // Live windows whose maximum appears more than once (the whole windows).
+      for (int64_t n = 0; n < p.n; ++n)
+        for (int64_t py = 0; py < p.oh; ++py)
+          for (int64_t px = 0; px < p.ow; ++px)
+            for (int64_t c = 0; c < p.c; ++c) {
+              const size_t k = static_cast<size_t>(((n * p.oh + py) * p.ow + px) * p.c + c);
+              if (idx[kGuard + k] == moodnet::cpu::detail::kPoolNoGradient ||
+                  (py + 1) * p.sh > p.h || (px + 1) * p.sw > p.w)
+                continue;
+              int hits = 0;
+              for (int64_t a = 0; a < p.ph; ++a)
+                for (int64_t e = 0; e < p.pw; ++e)
+                  hits +=
+                      conv[static_cast<size_t>(
+                          ((n * p.h + py * p.sh + a) * p.w + px * p.sw + e) * p.c + c)] == want[k];
+              ties += hits > 1;
+            }
     }
   }
   moodnet::cpu::force_isa(std::nullopt);
   CHECK(fused > 60);  // the sweep reached the fused kernels on most cases
   CHECK(fused_winograd4 > 10);
+  CHECK(indexed > 60);
+  CHECK(ties > 100);
 }

@@ -430,22 +430,25 @@ TEST_CASE("training: predict's fused Conv2D -> MaxPooling2D gives the layers' ow
   for (int64_t batch : {5, 2}) CHECK(m.predict(x, batch).to_vector() == a.to_vector());
 }
 
-TEST_CASE("training: the first Conv2D's gradient through its MaxPooling2D, fused, is the layers'",
+TEST_CASE("training: Conv2D + MaxPooling2D run fused by the model give the layers' gradients",
           "[training]") {
-  // Model::backward hands the first conv (no input gradient) the pool's gradient directly
-  // (Layer::backward_params_max_pooled); the layers driven one by one, as profile_layers does,
-  // run the pool's backward and then the conv's. Rows of 150 pixels: weight-gradient blocks of
-  // 3 rows, which split the 2x2 windows' row pairs.
+  // Model::forward runs each conv with its pool (Layer::forward_train_max_pooled: the pooled
+  // output and each window's maximum, not the conv output), and Model::backward both layers'
+  // backward as one (Layer::backward_max_pooled): the first conv (no input gradient) takes the
+  // pool's gradient a block of rows at a time, the second makes its dz from the index. The layers
+  // driven one by one, as profile_layers does, run the pool's backward and then the conv's. Rows
+  // of 150 pixels: weight-gradient blocks of 3 rows, which split the 2x2 windows' row pairs.
   for (const Activation act : {Activation::relu, Activation::linear}) {
     INFO("first conv's activation " << to_string(act));
-    Model<Cpu> m(Shape{11, 152, 3}, 11);
+    // The second conv, 16 -> 16 channels over 8x73 outputs, runs Winograd F(4x4).
+    Model<Cpu> m(Shape{23, 152, 3}, 11);
     m.add(Conv2D<Cpu>({.filters = 16, .activation = act}));
     m.add(MaxPooling2D<Cpu>());
-    m.add(Conv2D<Cpu>({.filters = 8, .activation = Activation::relu}));
+    m.add(Conv2D<Cpu>({.filters = 16, .activation = Activation::relu}));
     m.add(MaxPooling2D<Cpu>());
     m.add(Flatten<Cpu>());
     m.add(Dense<Cpu>({.units = 1, .activation = Activation::sigmoid}));
-    Tensor<Cpu> x(Shape{3, 11, 152, 3}), t(Shape{3, 1});
+    Tensor<Cpu> x(Shape{3, 23, 152, 3}), t(Shape{3, 1});
     for (int64_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37f * float(i));
     for (int64_t i = 0; i < t.size(); ++i) t[i] = float(i % 2);
     const Loss loss = Loss::binary_crossentropy();
@@ -454,8 +457,11 @@ TEST_CASE("training: the first Conv2D's gradient through its MaxPooling2D, fused
     Tensor<Cpu> dy;
     const LossResult<Cpu> lr = compute_loss(loss, m, m.forward(x, step), t, &dy);
     m.backward(dy, lr.grad_is_preactivation);
-    CHECK(m.layer_backward_fused_with_pool(0));
-    CHECK_FALSE(m.layer_backward_fused_with_pool(2));  // needs its input gradient
+    for (size_t i : {0, 2}) {
+      CHECK(m.layer_forward_fused_with_pool(i));
+      CHECK(m.layer_backward_fused_with_pool(i));
+    }
+    const std::vector<float> fused_output = m.forward(x, step).to_vector();
     std::vector<std::vector<float>> fused;
     for (auto* p : m.parameters()) fused.push_back(p->grad.to_vector());
 
@@ -477,6 +483,7 @@ TEST_CASE("training: the first Conv2D's gradient through its MaxPooling2D, fused
           (i == L - 1 && lr.grad_is_preactivation) || m.layer_grad_is_preactivation(i));
       g = &grads[i];
     }
+    CHECK(outs[L - 1].to_vector() == fused_output);
     size_t k = 0;
     for (auto* p : m.parameters()) {
       INFO(p->name << " #" << k);

@@ -67,39 +67,59 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
       return false;
     }
   }
-  bool backward_params_max_pooled(typename Layer<D>::Inputs x, const Tensor<D>& z,
-                                  const PoolGeometry& p, const Tensor<D>& pooled,
-                                  const Tensor<D>& dpooled, Activation folded) override {
-    if constexpr (requires {
-                    ops<D>::conv2d_backward_params_max_pool_applies(ConvGeometry{}, p);
-                  }) {
+  bool forward_train_max_pooled(typename Layer<D>::Inputs x, const PoolGeometry& p,
+                                Tensor<D>& pooled, const TrainStep&) override {
+    if constexpr (requires { ops<D>::conv2d_max_pool_index_applies(ConvGeometry{}, p); }) {
       const Tensor<D>& in = *x[0];
-      // The pool must fold this layer's activation, unless it has none.
-      if (in.rank() != 4 || in.dim(3) != c_ || !this->wants_param_grads() ||
-          (opt_.activation != Activation::linear && folded != opt_.activation))
+      const Activation a = opt_.activation;
+      if (in.rank() != 4 || in.dim(3) != c_ ||
+          (a != Activation::linear && a != Activation::relu && a != Activation::relu6))
         return false;
       const ConvGeometry g = geometry(in.dim(0), in.dim(1), in.dim(2));
-      if (!ops<D>::conv2d_backward_params_max_pool_applies(g, p)) return false;
-      ops<D>::conv2d_backward_params_max_pool(g, in.data(), z.data(), p, pooled.data(),
-                                              dpooled.data(), folded, kernel().grad.data(),
-                                              opt_.use_bias ? bias().grad.data() : nullptr);
+      if (!ops<D>::conv2d_max_pool_index_applies(g, p)) return false;
+      pooled.resize({g.n, p.oh, p.ow, g.f});
+      pool_index_.resize(static_cast<size_t>(pooled.size()));
+      ops<D>::conv2d_forward_max_pool(g, in.data(), kernel().value.data(),
+                                      opt_.use_bias ? bias().value.data() : nullptr, a, p,
+                                      pooled.data(), pool_index_.data());
+      pool_ = p;
       return true;
     } else {
-      (void)x, (void)z, (void)p, (void)pooled, (void)dpooled, (void)folded;
+      (void)x, (void)p, (void)pooled;
       return false;
+    }
+  }
+  void backward_max_pooled(typename Layer<D>::Inputs x, const Tensor<D>& dpooled,
+                           typename Layer<D>::InputGrads dx) override {
+    if constexpr (requires {
+                    ops<D>::conv2d_backward_params_max_pool_applies(ConvGeometry{}, pool_);
+                  }) {
+      const Tensor<D>& in = *x[0];
+      const ConvGeometry g = geometry(in.dim(0), in.dim(1), in.dim(2));
+      MOODNET_CHECK(pool_.n == g.n && static_cast<int64_t>(pool_index_.size()) == dpooled.size() &&
+                        dpooled.size() == pool_.n * pool_.oh * pool_.ow * pool_.c,
+                    "Conv2D '", this->name(), "': backward_max_pooled does not follow a pooled ",
+                    "forward of this batch (pooled gradient ", dpooled.shape().to_string(), ")");
+      // A first layer: the weight gradient reads the pool's gradient a block of rows at a time.
+      if (!dx[0] && this->wants_param_grads() &&
+          ops<D>::conv2d_backward_params_max_pool_applies(g, pool_))
+        return ops<D>::conv2d_backward_params_max_pool(
+            g, in.data(), pool_, pool_index_.data(), dpooled.data(), kernel().grad.data(),
+            opt_.use_bias ? bias().grad.data() : nullptr);
+      if (!dx[0] && !this->wants_param_grads()) return;
+      // The index holds the activation's derivative: dz is the pre-activation gradient.
+      dz_.resize({g.n, g.oh, g.ow, g.f});
+      ops<D>::max_pool2d_backward_index(pool_, pool_index_.data(), dpooled.data(), dz_.data());
+      backward_from_preactivation(g, in, dz_, dx);
+    } else {
+      (void)x, (void)dpooled, (void)dx;
+      MOODNET_CHECK(false, "Conv2D '", this->name(), "': no pooled forward on this device");
     }
   }
   void backward(typename Layer<D>::Inputs x, const Tensor<D>& y, const Tensor<D>& dy,
                 typename Layer<D>::InputGrads dx, bool dy_is_preactivation) override {
     const Tensor<D>& dz = act_.backward(y, dy, dy_is_preactivation);
-    const ConvGeometry g = geometry(x[0]->dim(0), x[0]->dim(1), x[0]->dim(2));
-    if (this->wants_param_grads())
-      ops<D>::conv2d_backward_params(g, x[0]->data(), dz.data(), kernel().grad.data(),
-                                     opt_.use_bias ? bias().grad.data() : nullptr);
-    if (dx[0]) {
-      dx[0]->resize(x[0]->shape());
-      ops<D>::conv2d_backward_data(g, dz.data(), kernel().value.data(), dx[0]->data());
-    }
+    backward_from_preactivation(geometry(x[0]->dim(0), x[0]->dim(1), x[0]->dim(2)), *x[0], dz, dx);
   }
   Activation activation() const override { return opt_.activation; }
   const Tensor<D>* preactivation() const override { return act_.logits(); }
@@ -154,10 +174,26 @@ class Conv2D : public LayerBase<D, Conv2D<D>> {
                                fuse ? a : Activation::linear, y.data());
     return fuse;
   }
+  // The parameter and input gradients from dz = dL/d(pre-activation).
+  void backward_from_preactivation(const ConvGeometry& g, const Tensor<D>& x, const Tensor<D>& dz,
+                                   typename Layer<D>::InputGrads dx) {
+    if (this->wants_param_grads())
+      ops<D>::conv2d_backward_params(g, x.data(), dz.data(), kernel().grad.data(),
+                                     opt_.use_bias ? bias().grad.data() : nullptr);
+    if (dx[0]) {
+      dx[0]->resize(x.shape());
+      ops<D>::conv2d_backward_data(g, dz.data(), kernel().value.data(), dx[0]->data());
+    }
+  }
 
   Conv2DOptions opt_;
   int64_t c_ = 0;
   OutputActivation<D> act_;
+  // Training's fusion with a max pool after it (forward_train_max_pooled): the pool, each window's
+  // first maximum (instead of this layer's output), and dL/d(pre-activation) for backward.
+  PoolGeometry pool_{};
+  std::vector<uint8_t> pool_index_;
+  Tensor<D> dz_;
 };
 
 struct DepthwiseConv2DOptions {

@@ -100,15 +100,19 @@ class Layer {
   // unpooled output, does so into y and returns true (Conv2D on the Cpu device, where its
   // kernels allow); otherwise it returns false and leaves y alone.
   virtual bool call_max_pooled(Inputs, const PoolGeometry&, Tensor<D>&) const { return false; }
-  // Training fusion (Model::backward), for a layer whose output z only a max pool p reads and
-  // that needs no input gradient (a network's first layer): it may add its parameter gradients
-  // straight from the pool's output y and gradient dy, without materialising dL/dz, and return
-  // true (Conv2D on the Cpu device, where its kernels allow); otherwise it returns false and
-  // touches nothing. folded: the activation of this layer the pool folds into its backward
-  // (linear: none).
-  virtual bool backward_params_max_pooled(Inputs, const Tensor<D>&, const PoolGeometry&,
-                                          const Tensor<D>&, const Tensor<D>&, Activation) {
+  // Training fusion (Model::forward and backward), for a layer whose output only a max pool p
+  // reads: it may write its output already pooled by p into `pooled`, keeping what the pool's
+  // backward needs instead of its own output, and return true (Conv2D on the Cpu device, where
+  // its kernels allow: the position of each window's maximum); the model then skips the pool's
+  // forward_train, and runs backward_max_pooled in place of both layers' backward. Otherwise it
+  // returns false and leaves `pooled` alone.
+  virtual bool forward_train_max_pooled(Inputs, const PoolGeometry&, Tensor<D>&, const TrainStep&) {
     return false;
+  }
+  // After forward_train_max_pooled returned true: this layer's backward and the pool's, from
+  // the gradient of the pooled output (dx as in backward).
+  virtual void backward_max_pooled(Inputs, const Tensor<D>&, InputGrads) {
+    MOODNET_CHECK(false, type(), " '", name_, "': backward_max_pooled without a pooled forward");
   }
   // A max pool: the activation of its input it folds into its backward (fold_input_activation).
   virtual Activation folded_input_activation() const { return Activation::linear; }

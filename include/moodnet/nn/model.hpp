@@ -155,9 +155,16 @@ class Model {
     plan_gradients();
     return nodes_.at(i + 1).grad_is_preactivation;
   }
-  // Whether the last backward() took layer i's parameter gradients straight from the max pool
-  // after it (Layer::backward_params_max_pooled), running neither layer's own backward.
-  bool layer_backward_fused_with_pool(size_t i) const { return nodes_.at(i + 1).fused_backward; }
+  // Whether the last forward() ran layer i together with the max pool after it
+  // (Layer::forward_train_max_pooled: layer i's own output never materialised), and whether the
+  // last backward() then ran both layers' backward as one (Layer::backward_max_pooled).
+  // (Layer i is node i + 1; its pool, the node after it, carries the flags.)
+  bool layer_forward_fused_with_pool(size_t i) const {
+    return i + 2 < nodes_.size() && nodes_[i + 2].fused_forward;
+  }
+  bool layer_backward_fused_with_pool(size_t i) const {
+    return i + 2 < nodes_.size() && nodes_[i + 2].fused_backward;
+  }
   const Shape& input_shape() const { return input_shape_; }
   const Shape& output_shape() const { return nodes_.back().shape; }
   const Layer<D>& output_layer() const {
@@ -211,8 +218,20 @@ class Model {
   const Tensor<D>& forward(const Tensor<D>& x, const TrainStep& step) {
     check_input(x);
     input_ = &x;
+    for (auto& n : nodes_) n.fused_forward = false;
     for (size_t i = 1; i < nodes_.size(); ++i) {
       gather(i, ins_);
+      // A layer whose output only a max pool reads may run with the pool (Conv2D ->
+      // MaxPooling2D on the Cpu device: the conv output never goes to memory, and the pool's
+      // backward needs only the position of each window's maximum).
+      if (i + 1 < nodes_.size() && only_consumer(i) == i + 1)
+        if (const auto pool =
+                nodes_[i + 1].layer->max_pool_geometry(nodes_[i].shape.with_batch(x.dim(0))))
+          if (nodes_[i].layer->forward_train_max_pooled(ins_, *pool, nodes_[i + 1].out, step)) {
+            nodes_[i + 1].fused_forward = true;
+            ++i;
+            continue;
+          }
       nodes_[i].layer->forward_train(ins_, nodes_[i].out, step);
     }
     return nodes_.back().out;
@@ -232,29 +251,22 @@ class Model {
       if (!node.needs_backward) continue;
       const Tensor<D>* g = (i == last) ? &dy : (node.has_grad ? &node.grad : nullptr);
       if (!g) continue;  // no path from this node to the loss
-      if (i != last && backward_params_max_pooled(i, *g)) continue;
-      gather(i, ins_);
-      const size_t k = node.inputs.size();
-      if (node.slot_grads.size() < k) node.slot_grads.resize(k);
-      dx_.assign(k, nullptr);
-      for (size_t j = 0; j < k; ++j) {
-        Node& src = nodes_[static_cast<size_t>(node.inputs[j])];
-        if (!src.wants_grad) continue;
-        dx_[j] = &node.slot_grads[j];
+      if (node.fused_forward) {
+        // A max pool run together with the layer before it: that layer's backward_max_pooled
+        // stands for both (the layer feeds only the pool, so no other gradient reaches it).
+        const auto j = static_cast<size_t>(node.inputs[0]);
+        node.fused_backward = true;
+        gather(j, ins_);
+        prepare_input_grads(nodes_[j]);
+        nodes_[j].layer->backward_max_pooled(ins_, *g, dx_);
+        route_input_grads(nodes_[j]);
+        continue;
       }
+      gather(i, ins_);
+      prepare_input_grads(node);
       node.layer->backward(ins_, node.out, *g, dx_,
                            (i == last && dy_is_preactivation) || node.grad_is_preactivation);
-      // Route each input gradient to its source node, summing where a node feeds several.
-      for (size_t j = 0; j < k; ++j) {
-        if (!dx_[j]) continue;
-        Node& src = nodes_[static_cast<size_t>(node.inputs[j])];
-        if (!src.has_grad) {
-          src.grad.swap(node.slot_grads[j]);
-          src.has_grad = true;
-        } else {
-          ops<D>::add_inplace(src.grad.size(), node.slot_grads[j].data(), src.grad.data());
-        }
-      }
+      route_input_grads(node);
     }
   }
 
@@ -358,8 +370,9 @@ class Model {
     bool has_grad = false, wants_grad = false, needs_backward = false;
     // grad is dL/d(pre-activation): its only consumer folded the activation's derivative in.
     bool grad_is_preactivation = false;
-    // The last backward() took this node's parameter gradients through the max pool after it.
-    bool fused_backward = false;
+    // A max pool that the last forward() ran together with the layer before it, and that the
+    // last backward() then ran as one with it.
+    bool fused_forward = false, fused_backward = false;
   };
 
   // The next free "base", "base_1", ... (skipping names the user or a model file chose).
@@ -385,24 +398,26 @@ class Model {
     for (NodeId j : nodes_[i].inputs)
       ins.push_back(j == 0 ? input_ : &nodes_[static_cast<size_t>(j)].out);
   }
-  // Node i a max pool whose input node j feeds nothing else and needs no input gradient (a
-  // network's first layer): j may take its parameter gradients straight from the pool's gradient
-  // (Layer::backward_params_max_pooled; Conv2D on the Cpu device), and then neither backward
-  // runs. Returns whether it did (and marks j's fused_backward).
-  bool backward_params_max_pooled(size_t i, const Tensor<D>& dy) {
-    const Node& pool = nodes_[i];
-    if (pool.inputs.size() != 1 || pool.inputs[0] < 1) return false;
-    const auto j = static_cast<size_t>(pool.inputs[0]);
-    Node& src = nodes_[j];
-    if (consumers_[j] != 1 || !src.needs_backward) return false;
-    for (NodeId k : src.inputs)
-      if (nodes_[static_cast<size_t>(k)].wants_grad) return false;
-    const auto p = pool.layer->max_pool_geometry(src.out.shape());
-    if (!p) return false;
-    gather(j, ins_);
-    src.fused_backward = src.layer->backward_params_max_pooled(
-        ins_, src.out, *p, pool.out, dy, pool.layer->folded_input_activation());
-    return src.fused_backward;
+  // dx_: a slot in node.slot_grads for each input that wants a gradient, else null.
+  void prepare_input_grads(Node& node) {
+    const size_t k = node.inputs.size();
+    if (node.slot_grads.size() < k) node.slot_grads.resize(k);
+    dx_.assign(k, nullptr);
+    for (size_t j = 0; j < k; ++j)
+      if (nodes_[static_cast<size_t>(node.inputs[j])].wants_grad) dx_[j] = &node.slot_grads[j];
+  }
+  // Routes each input gradient in dx_ to its source node, summing where a node feeds several.
+  void route_input_grads(Node& node) {
+    for (size_t j = 0; j < node.inputs.size(); ++j) {
+      if (!dx_[j]) continue;
+      Node& src = nodes_[static_cast<size_t>(node.inputs[j])];
+      if (!src.has_grad) {
+        src.grad.swap(node.slot_grads[j]);
+        src.has_grad = true;
+      } else {
+        ops<D>::add_inplace(src.grad.size(), node.slot_grads[j].data(), src.grad.data());
+      }
+    }
   }
 
   // A node needs backward if it has trainable weights or an upstream node does; a node wants its

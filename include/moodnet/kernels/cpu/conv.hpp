@@ -351,20 +351,25 @@ inline bool conv2d_max_pool_applies(const ConvGeometry& g, const PoolGeometry& p
 // y:(N,POH,POW,F) = maxpool_p(act(conv(x:(N,H,W,C), w:(KH,KW,C,F)) + b)): the same values as
 // conv2d_forward_fused then max_pool2d_forward, bit for bit (same tiles per conv row, same max
 // order per window). Windows past the conv output's edge ('same' pooling) take what exists.
+// Training passes idx:(N,POH,POW,F): each window's first maximum, for the pool's backward without
+// the conv output (max_pool_forward_index_image; the activation's derivative folded in).
 inline void conv2d_forward_max_pool(const ConvGeometry& g, const float* x, const float* w,
-                                    const float* b, Activation act, const PoolGeometry& p,
-                                    float* y) {
+                                    const float* b, Activation act, const PoolGeometry& p, float* y,
+                                    uint8_t* idx = nullptr) {
   MOODNET_CHECK(conv2d_max_pool_applies(g, p), "conv2d_forward_max_pool: the pool windows ", p.ph,
                 "x", p.pw, " / ", p.sh, "x", p.sw, " or the conv do not fit the fused path");
   MOODNET_CHECK(act == Activation::linear || act == Activation::relu || act == Activation::relu6,
                 "conv2d_forward_max_pool: activation ", to_string(act), " cannot be fused");
-  if (winograd4_applies(g)) return conv_forward_winograd4_max_pool(g, x, w, b, act, p, y);
+  MOODNET_CHECK(!idx || detail::pool_index_applies(p), "conv2d_forward_max_pool: ", p.ph, "x", p.pw,
+                " windows are too large to index");
+  if (winograd4_applies(g)) return conv_forward_winograd4_max_pool(g, x, w, b, act, p, y, idx);
   const detail::DirectWeights dw = detail::direct_weights(g, w);
   const ConvTile& t = dw.t;
   const float* wpack = dw.wpack;
   const int64_t kkc = g.kh * g.kw * g.c;
   const int64_t row = g.ow * g.f;  // floats per conv output row
-  const auto pool = detail::elementwise_kernels().max_pool_forward;
+  const auto kernels = detail::elementwise_kernels();
+  const int mask = detail::folded_activation_mask(act);
   const bool par = g.n * g.oh * g.ow * g.f * kkc > (1 << 18);
   (void)par;  // only read by the OpenMP pragma
 MOODNET_OMP(omp parallel for collapse(2) schedule(static) if (par))
@@ -380,7 +385,11 @@ for (int64_t n = 0; n < g.n; ++n)
     // The pooled row: the pool kernel (per ISA) over the nrows conv rows as a one-row image.
     PoolGeometry pr = p;
     pr.n = 1, pr.h = nrows, pr.oh = 1;
-    pool(pr, rows, y + (n * p.oh + py) * p.ow * g.f);
+    const int64_t at = (n * p.oh + py) * p.ow * g.f;
+    if (idx)
+      kernels.max_pool_forward_index(pr, rows, y + at, idx + at, mask);
+    else
+      kernels.max_pool_forward(pr, rows, y + at);
   }
 }
 
@@ -580,34 +589,34 @@ inline void conv_backward_params_direct(const ConvGeometry& g, const float* x, c
 
 // Training's Conv2D -> MaxPooling2D where the conv needs no input gradient (a network's first
 // layer): its weight gradient straight from the pool's, the conv's dy made a block of rows at a
-// time in a per-thread buffer by the pool's backward kernel. The unfused path writes the whole
-// conv-output gradient (seed002: 132 MB at batch 32) and reads it straight back. The pool
-// windows tile z from its top-left corner (stride = pool size, no padding before), as for
-// conv2d_forward_max_pool; the conv runs direct, not 1x1 (the caller checks that it is not a
-// Winograd one). Bitwise the same as max_pool2d_backward then conv_backward_params_direct: the
-// same dy values, summed in the same blocks.
-// x:(N,H,W,C) z:(N,OH,OW,F) conv output = pool input, y, dy:(N,POH,POW,F) pool output and its
-// gradient; mask as in max_pool_backward_image (1: ReLU folded, 2: ReLU6, 0: none).
+// time in a per-thread buffer by the pool's backward kernel from the index the fused forward
+// kept (conv2d_forward_max_pool). The unfused path writes the whole conv-output gradient
+// (seed002: 132 MB at batch 32) and reads it straight back. The pool windows tile the conv
+// output from its top-left corner (stride = pool size, no padding before); the conv runs
+// direct, not 1x1 (the caller checks that its weight gradient is not a Winograd one). Bitwise
+// the same as max_pool2d_backward then conv_backward_params_direct: the same dy values, summed
+// in the same blocks.
+// x:(N,H,W,C) idx, dy:(N,POH,POW,F) the pool's index and gradient.
 inline bool conv_backward_params_max_pool_fits(const ConvGeometry& g, const PoolGeometry& p) {
-  return pool_windows_tile_output(g, p) && !is_pointwise(g);
+  return pool_windows_tile_output(g, p) && detail::pool_index_applies(p) && !is_pointwise(g);
 }
-inline void conv_backward_params_max_pool(const ConvGeometry& g, const float* x, const float* z,
-                                          const PoolGeometry& p, const float* y, const float* dy,
-                                          int mask, float* dw, float* db) {
+inline void conv_backward_params_max_pool(const ConvGeometry& g, const float* x,
+                                          const PoolGeometry& p, const uint8_t* idx,
+                                          const float* dy, float* dw, float* db) {
   MOODNET_CHECK(conv_backward_params_max_pool_fits(g, p),
                 "conv_backward_params_max_pool: the pool ", p.ph, "x", p.pw, " / ", p.sh, "x", p.sw,
                 " or the conv do not fit the fused path");
   const int64_t image = g.h * g.w * g.c, zrow = g.ow * g.f, prow = p.ow * p.c;
-  const int64_t zimage = g.oh * zrow, pimage = p.oh * prow;
+  const int64_t pimage = p.oh * prow;
   const ConvTile t = conv_weights_tile(active_isa(), g.f, g.kw * g.c, g.kh);
-  const auto pool_backward = detail::elementwise_kernels().max_pool_backward;
+  const auto pool_backward = detail::elementwise_kernels().max_pool_backward_index;
   const int64_t buf_rows = weight_grad_rows_per_block(g) + 2 * p.sh;
   const bool fetch_ahead = stream_prefetch();  // AMD only, as the other stream prefetches
   conv_backward_params_groups(g, dw, db, [&](int64_t n, float* acc, float* bias_acc, bool next) {
-    static thread_local std::vector<float> rows_buf, done_buf;
+    static thread_local std::vector<float> rows_buf;
     float* rows = detail::scratch(rows_buf, static_cast<size_t>(buf_rows * zrow));
-    float* done = detail::scratch(done_buf, static_cast<size_t>(g.f));
-    const float *zn = z + n * zimage, *yn = y + n * pimage, *dyn = dy + n * pimage;
+    const uint8_t* idxn = idx + n * pimage;
+    const float* dyn = dy + n * pimage;
     // Conv rows [oy0, oy0 + count): the pool's backward over the pooled rows that cover them
     // (from the first row of the first one's window), as a small image; rows no window covers
     // ('valid' pooling of an odd height) are zero.
@@ -621,25 +630,26 @@ inline void conv_backward_params_max_pool(const ConvGeometry& g, const float* x,
       const int64_t r0 = py0 * p.sh, r1 = std::max(oy1, std::min(g.oh, (py1 + 1) * p.sh));
       PoolGeometry pr = p;
       pr.n = 1, pr.h = r1 - r0, pr.oh = py1 - py0 + 1;
-      pool_backward(pr, zn + r0 * zrow, yn + py0 * prow, dyn + py0 * prow, rows, done, mask);
+      pool_backward(pr, idxn + py0 * prow, dyn + py0 * prow, rows);
       if (fetch_ahead) {
         // The pooled rows the next block needs (at most as many as this one's, plus one),
         // fetched while this block's FMAs run: the hardware prefetcher restarts on every block,
         // and the pool's backward waited on memory.
         // After the last block, the next image's first rows, if this thread does it next.
         int64_t q0 = py1 + 1, q1 = std::min(p.oh, q0 + (count + p.sh - 1) / p.sh + 1);
-        const float *zq = zn, *yq = yn, *dyq = dyn;
+        const uint8_t* iq = idxn;
+        const float* dyq = dyn;
         if (q0 >= p.oh && next) {
-          zq += zimage, yq += pimage, dyq += pimage;
+          iq += pimage, dyq += pimage;
           q0 = 0, q1 = std::min(p.oh, (count + p.sh - 1) / p.sh + 1);
         }
         if (q1 > q0) {
-          const float* ranges[3] = {zq + q0 * p.sh * zrow, yq + q0 * prow, dyq + q0 * prow};
-          const int64_t floats[3] = {std::min(g.oh - q0 * p.sh, (q1 - q0) * p.sh) * zrow,
-                                     (q1 - q0) * prow, (q1 - q0) * prow};
-          constexpr int64_t line = 64 / sizeof(float);
-          for (int r = 0; r < 3; ++r)
-            args.l2_ahead[r] = ranges[r], args.l2_ahead_lines[r] = (floats[r] + line - 1) / line;
+          constexpr int64_t line = 64;
+          const int64_t bytes[2] = {(q1 - q0) * prow, (q1 - q0) * prow * int64_t(sizeof(float))};
+          // Prefetch addresses only: the index bytes go through the same float pointer.
+          args.l2_ahead[0] = reinterpret_cast<const float*>(iq + q0 * prow);
+          args.l2_ahead[1] = dyq + q0 * prow;
+          for (int r = 0; r < 2; ++r) args.l2_ahead_lines[r] = (bytes[r] + line - 1) / line;
         }
       }
       return static_cast<const float*>(rows + (oy0 - r0) * zrow);

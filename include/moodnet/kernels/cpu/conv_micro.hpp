@@ -38,11 +38,11 @@ struct ConvMicroArgs {
   int64_t b_prefetch_l2 = 0;
   // The cache lines [l2_ahead[r], + l2_ahead_lines[r] lines) fetched into L2, one of each range
   // per k step, the rest after the loop: forward tiles (kUnitK; conv_forward_direct_row's 1x1
-  // tile four ahead, two ranges) and the narrow-input 3x3 weight-gradient tiles (the next rows
-  // of conv_backward_params_max_pool, three ranges, over all nq * nk steps).
-  static constexpr int kAheadRanges = 3;
-  const float* l2_ahead[kAheadRanges] = {nullptr, nullptr, nullptr};
-  int64_t l2_ahead_lines[kAheadRanges] = {0, 0, 0};
+  // tile four ahead) and the narrow-input 3x3 weight-gradient tiles (the next rows of
+  // conv_backward_params_max_pool, over all nq * nk steps).
+  static constexpr int kAheadRanges = 2;
+  const float* l2_ahead[kAheadRanges] = {nullptr, nullptr};
+  int64_t l2_ahead_lines[kAheadRanges] = {0, 0};
   const float* bias = nullptr;          // bias of column 0 of this tile, or null
   Activation act = Activation::linear;  // linear, relu or relu6
 };
@@ -51,10 +51,8 @@ namespace detail {
 
 // Step k of a forward tile's k loop fetches line k of each ConvMicroArgs::l2_ahead range, so a
 // tile's prefetches run beside its FMAs; prefetch_ahead_rest issues what the loop did not reach.
-// The forward tiles take two ranges (kRanges), and test no third per k step.
-template <int kRanges = 2>
 [[gnu::always_inline]] inline void prefetch_ahead_step(const ConvMicroArgs& p, int64_t k) {
-  for (int r = 0; r < kRanges; ++r)
+  for (int r = 0; r < ConvMicroArgs::kAheadRanges; ++r)
     if (k < p.l2_ahead_lines[r]) prefetch_l2(p.l2_ahead[r] + 16 * k);
 }
 inline void prefetch_ahead_rest(const ConvMicroArgs& p, int64_t from) {
@@ -336,7 +334,7 @@ MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3xr_impl(const ConvM
     const float* a2 = a1 + p.a_r;
     const float* b = p.b + q * p.b_q;
     for (int64_t k = 0; k < p.nk; ++k, b += p.b_k, a0 += p.a_k, a1 += p.a_k, a2 += p.a_k) {
-      if (kAhead) prefetch_ahead_step<ConvMicroArgs::kAheadRanges>(p, q * p.nk + k);
+      if (kAhead) prefetch_ahead_step(p, q * p.nk + k);
       m512 bv[NV];
       MOODNET_UNROLL
       for (int v = 0; v < NV; ++v)
@@ -378,7 +376,7 @@ MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3xr_impl(const ConvM
 template <int R, int NV>
 MOODNET_TARGET_AVX512 inline void conv_weights_micro_avx512_3xr(const ConvMicroArgs& p) {
   // Lines to fetch ahead: a second instance, so the tiles without them test nothing per k step.
-  if (p.l2_ahead_lines[0] > 0 || p.l2_ahead_lines[1] > 0 || p.l2_ahead_lines[2] > 0)
+  if (p.l2_ahead_lines[0] > 0 || p.l2_ahead_lines[1] > 0)
     return p.n == 16 * NV ? detail::conv_weights_micro_avx512_3xr_impl<R, NV, true, true>(p)
                           : detail::conv_weights_micro_avx512_3xr_impl<R, NV, false, true>(p);
   if (p.n == 16 * NV)

@@ -38,14 +38,20 @@ struct ops<Cpu> : cpu::elementwise_ops {
     cpu::conv2d_forward_fused(g, x, w, b, act, y);
   }
 
-  // Inference fusion of Conv2D -> MaxPooling2D (Conv2D::call_max_pooled finds these by name;
-  // devices without them run the two layers apart). y:(N,POH,POW,F)
+  // Fusion of Conv2D -> MaxPooling2D (Conv2D::call_max_pooled and forward_train_max_pooled find
+  // these by name; devices without them run the two layers apart). y:(N,POH,POW,F); training
+  // passes idx:(N,POH,POW,F), each window's first maximum, for max_pool2d_backward_index and
+  // conv2d_backward_params_max_pool (the conv output never goes to memory).
   static bool conv2d_max_pool_applies(const ConvGeometry& g, const PoolGeometry& p) {
     return cpu::conv2d_max_pool_applies(g, p);
   }
+  static bool conv2d_max_pool_index_applies(const ConvGeometry& g, const PoolGeometry& p) {
+    return cpu::conv2d_max_pool_applies(g, p) && cpu::detail::pool_index_applies(p);
+  }
   static void conv2d_forward_max_pool(const ConvGeometry& g, const T* x, const T* w, const T* b,
-                                      Activation act, const PoolGeometry& p, T* y) {
-    cpu::conv2d_forward_max_pool(g, x, w, b, act, p, y);
+                                      Activation act, const PoolGeometry& p, T* y,
+                                      uint8_t* idx = nullptr) {
+    cpu::conv2d_forward_max_pool(g, x, w, b, act, p, y, idx);
   }
 
   // dy:(N,OH,OW,F) w:(KH,KW,C,F) -> dx:(N,H,W,C)
@@ -74,23 +80,20 @@ for (int64_t n = 0; n < g.n; ++n) {
     cpu::conv_backward_params_direct(g, x, dy, dw, db);
   }
 
-  // Training fusion of Conv2D -> MaxPooling2D where the conv needs no input gradient
-  // (Conv2D::backward_params_max_pooled finds these by name): the weight gradient from the pool's
-  // gradient without the conv's dy in memory. z:(N,OH,OW,F) the conv output, y, dy:(N,POH,POW,F)
-  // the pool's output and gradient; input_act: the conv activation the pool folds (linear, relu
-  // or relu6).
+  // Training fusion of Conv2D -> MaxPooling2D where the conv needs no input gradient: the weight
+  // gradient from the pool's gradient and the index of the fused forward, without the conv's dy
+  // in memory. idx, dy:(N,POH,POW,F)
   static bool conv2d_backward_params_max_pool_applies(const ConvGeometry& g,
                                                       const PoolGeometry& p) {
     return cpu::conv_backward_params_max_pool_fits(g, p) && !cpu::winograd4_grad_applies(g) &&
            !cpu::winograd_grad_applies(g);
   }
-  static void conv2d_backward_params_max_pool(const ConvGeometry& g, const T* x, const T* z,
-                                              const PoolGeometry& p, const T* y, const T* dy,
-                                              Activation input_act, T* dw, T* db) {
+  static void conv2d_backward_params_max_pool(const ConvGeometry& g, const T* x,
+                                              const PoolGeometry& p, const uint8_t* idx,
+                                              const T* dy, T* dw, T* db) {
     MOODNET_CHECK(conv2d_backward_params_max_pool_applies(g, p),
                   "conv2d_backward_params_max_pool: the conv runs Winograd or does not fit");
-    cpu::conv_backward_params_max_pool(g, x, z, p, y, dy,
-                                       cpu::detail::folded_activation_mask(input_act), dw, db);
+    cpu::conv_backward_params_max_pool(g, x, p, idx, dy, dw, db);
   }
 
   // x:(N,H,W,C) w:(KH,KW,C,M) b:(C*M)|null y:(N,OH,OW,C*M)

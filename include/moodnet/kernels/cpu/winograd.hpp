@@ -79,6 +79,14 @@ template <class V>
   return *reinterpret_cast<WinogradVecAt<V>*>(p);
 }
 
+// What Winograd4's output transform pools into (y then holds the pooled output): 2x2 windows,
+// and, in training, idx:(N,POH,POW,F) the position of each window's first maximum (the
+// kPoolNoGradient byte where dy reaches no input; elementwise.hpp), else null.
+struct WinogradPool {
+  PoolGeometry p;
+  uint8_t* idx = nullptr;
+};
+
 // The transforms of a tile size W (Winograd2, Winograd4; the weight-gradient traits add
 // grad_output and weights_grad), compiled per ISA with that ISA's register of channels V: the
 // always_inline bodies take the caller's target, and a member is compiled only for the W that
@@ -92,7 +100,7 @@ template <class V>
     }                                                                                           \
     target static void output(const ConvGeometry& g, const float* m, int64_t t0, int64_t count, \
                               int64_t ldm, const float* bias, Activation act, float* sink,      \
-                              float* tmp, float* y, const PoolGeometry* pool) {                 \
+                              float* tmp, float* y, const WinogradPool* pool) {                 \
       W::template output<V>(g, m, t0, count, ldm, bias, act, sink, tmp, y, pool);               \
     }                                                                                           \
     target static void grad_output(const ConvGeometry& g, const float* dy, int64_t t0,          \
@@ -118,7 +126,7 @@ struct WinogradKernels {
                              const float*, float*, float*);
   Transform input = nullptr, grad_output = nullptr;
   void (*output)(const ConvGeometry&, const float*, int64_t, int64_t, int64_t, const float*,
-                 Activation, float*, float*, float*, const PoolGeometry*) = nullptr;
+                 Activation, float*, float*, float*, const WinogradPool*) = nullptr;
 };
 
 template <class W, template <class> class On>
@@ -166,14 +174,15 @@ void winograd_weights(int64_t c, int64_t f, int64_t nr, const float* w, float* u
 // tiles; with `pool` (W = Winograd4 only), y:(N,POH,POW,F) is that output max-pooled.
 template <class W>
 void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* b,
-                      Activation act, float* y, const PoolGeometry* pool = nullptr) {
+                      Activation act, float* y, const WinogradPool* pool = nullptr) {
   // Only F(4x4)'s output transform pools (a 4x4 tile holds whole 2x2 windows); any other would
   // write the unpooled output into the pooled buffer.
-  MOODNET_CHECK(!pool || (W::tile == 4 && pool->ph == 2 && pool->pw == 2 && pool->sh == 2 &&
-                          pool->sw == 2 && pool->pad_top == 0 && pool->pad_left == 0 &&
-                          pool->h == g.oh && pool->w == g.ow && pool->c == g.f),
-                "winograd_forward: these tiles cannot pool ", pool ? pool->ph : 0, "x",
-                pool ? pool->pw : 0, " windows");
+  const PoolGeometry* pg = pool ? &pool->p : nullptr;
+  MOODNET_CHECK(!pg || (W::tile == 4 && pg->ph == 2 && pg->pw == 2 && pg->sh == 2 && pg->sw == 2 &&
+                        pg->pad_top == 0 && pg->pad_left == 0 && pg->h == g.oh && pg->w == g.ow &&
+                        pg->c == g.f),
+                "winograd_forward: these tiles cannot pool ", pg ? pg->ph : 0, "x", pg ? pg->pw : 0,
+                " windows");
   const Isa isa = active_isa();
   const ConvTile t = winograd_gemm_tile(isa, g.f, g.c);
   const int64_t MR = t.MR, NR = t.NR, strips = (g.f + NR - 1) / NR;
@@ -279,7 +288,7 @@ struct Winograd2 {
   MOODNET_ALWAYS_INLINE static void output(const ConvGeometry& g, const float* m, int64_t t0,
                                            int64_t count, int64_t ldm, const float* bias,
                                            Activation act, float* sink, float* /*tmp*/, float* y,
-                                           const PoolGeometry* /*pool: only Winograd4 pools*/) {
+                                           const WinogradPool* /*pool: only Winograd4 pools*/) {
     const WinogradTiles<2> tiles(g);
     const int64_t f = g.f, xs = ldm * f;
     // Clamping to [lo, hi] with selects (no branches): linear is [-inf, inf].

@@ -21,6 +21,7 @@
 #pragma once
 
 #include "../contract.hpp"
+#include "elementwise.hpp"
 #include "winograd.hpp"
 
 namespace moodnet::cpu {
@@ -206,12 +207,17 @@ struct Winograd4 {
 
   // The 2x2 windows of a tile's outputs (rows oy, oy + 1 or oy + 2, oy + 3 as pr = 0, 1) into
   // the pooled y at channel f0; windows past the pooled output are dropped, outputs past the
-  // conv output skipped. Max from -inf in the pool kernel's order (bitwise conv then pool).
+  // conv output skipped. Max from -inf in the pool kernel's order (bitwise conv then pool); with
+  // pool.idx, the position of each window's first maximum as max_pool_forward_index_image keeps
+  // it (mask: the conv's activation, 1 ReLU, 2 ReLU6, 0 linear).
   template <class V>
-  MOODNET_ALWAYS_INLINE static void max_pool_group(const ConvGeometry& g, const PoolGeometry& p,
-                                                   int64_t n, int64_t oy, int64_t ox,
+  MOODNET_ALWAYS_INLINE static void max_pool_group(const ConvGeometry& g, const WinogradPool& pool,
+                                                   int mask, int64_t n, int64_t oy, int64_t ox,
                                                    const V (&y)[4][4], int64_t f0, int64_t lanes,
                                                    float* out) {
+    using VI = decltype(y[0][0] < y[0][0]);  // the integer vector of V's comparisons
+    constexpr int64_t kLanes = lanes_of<V>;
+    const PoolGeometry& p = pool.p;
     for (int pr = 0; pr < 2; ++pr) {
       const int64_t py = oy / 2 + pr;
       if (py >= p.oh) break;
@@ -222,11 +228,25 @@ struct Winograd4 {
         for (int r = 2 * pr; r < 2 * pr + 2 && oy + r < g.oh; ++r)
           for (int col = 2 * pc; col < 2 * pc + 2 && ox + col < g.ow; ++col)
             mx = mx < y[r][col] ? y[r][col] : mx;
-        float* dst = out + ((n * p.oh + py) * p.ow + px) * g.f + f0;
-        if (lanes == lanes_of<V>)
+        const int64_t at = ((n * p.oh + py) * p.ow + px) * g.f + f0;
+        float* dst = out + at;
+        if (lanes == kLanes)
           wvec<V>(dst).v = mx;
         else
           for (int64_t k = 0; k < lanes; ++k) dst[k] = mx[k];
+        if (!pool.idx) continue;
+        // The first position holding the max: the positions in reverse, each taking over.
+        VI k = VI{} + kPoolNoGradient;
+        for (int r = std::min<int>(2 * pr + 1, static_cast<int>(g.oh - 1 - oy)); r >= 2 * pr; --r)
+          for (int col = std::min<int>(2 * pc + 1, static_cast<int>(g.ow - 1 - ox)); col >= 2 * pc;
+               --col)
+            k = y[r][col] == mx ? VI{} + ((r - 2 * pr) * 2 + (col - 2 * pc)) : k;
+        pool_live(k, mx, mask);
+        uint8_t* ip = pool.idx + at;
+        if (lanes == kLanes)
+          store_index_bytes(k, ip);
+        else
+          for (int64_t j = 0; j < lanes; ++j) ip[j] = static_cast<uint8_t>(k[j]);
       }
     }
   }
@@ -239,7 +259,7 @@ struct Winograd4 {
   MOODNET_ALWAYS_INLINE static void output(const ConvGeometry& g, const float* m, int64_t t0,
                                            int64_t count, int64_t ldm, const float* bias,
                                            Activation act, float* sink, float* /*tmp*/, float* y,
-                                           const PoolGeometry* pool = nullptr) {
+                                           const WinogradPool* pool = nullptr) {
     const WinogradTiles<4> tiles(g);
     const int64_t f = g.f, xs = ldm * f;
     constexpr int64_t lanes = lanes_of<V>;
@@ -247,6 +267,7 @@ struct Winograd4 {
     // Clamping to [lo, hi] with selects (no branches): linear is [-inf, inf].
     const V lo = V{} + (act == Activation::linear ? -__builtin_inff() : 0.0f);
     const V hi = V{} + (act == Activation::relu6 ? 6.0f : __builtin_inff());
+    const int mask = folded_activation_mask(act);
     auto o = tiles.origin(t0);
     for (int64_t j = 0; j < count; ++j, tiles.next(o)) {
       const float* mj = m + j * f;
@@ -276,7 +297,7 @@ struct Winograd4 {
         const V bv = wvec<V>(bias + f0).v;  // a copy: bias need not be aligned (see wvec)
         output_group<V>(mj + f0, xs, ahead, bv, lo, hi, out);
         if (pool) {
-          max_pool_group(g, *pool, o.n, o.oy, o.ox, out, f0, lanes, y);
+          max_pool_group(g, *pool, mask, o.n, o.oy, o.ox, out, f0, lanes, y);
           continue;
         }
         for (int r = 0; r < 4; ++r)
@@ -291,7 +312,7 @@ struct Winograd4 {
         const V bv = wvec<V>(b).v;
         output_group<V>(in, lanes, 0, bv, lo, hi, out);
         if (pool) {
-          max_pool_group(g, *pool, o.n, o.oy, o.ox, out, whole, rest, y);
+          max_pool_group(g, *pool, mask, o.n, o.oy, o.ox, out, whole, rest, y);
           continue;
         }
         for (int r = 0; r < 4; ++r)
@@ -325,11 +346,13 @@ inline void conv_forward_winograd4(const ConvGeometry& g, const float* x, const 
 }
 
 // The same, max-pooled by 2x2 windows of stride 2 from the top-left corner (p: 'valid', or
-// 'same' over an odd size): y:(N,POH,POW,F).
+// 'same' over an odd size): y:(N,POH,POW,F); idx:(N,POH,POW,F) or null: each window's first
+// maximum (max_pool_forward_index_image).
 inline void conv_forward_winograd4_max_pool(const ConvGeometry& g, const float* x, const float* w,
                                             const float* b, Activation act, const PoolGeometry& p,
-                                            float* y) {
-  detail::winograd_forward<detail::Winograd4>(g, x, w, b, act, y, &p);
+                                            float* y, uint8_t* idx = nullptr) {
+  const detail::WinogradPool pool{p, idx};
+  detail::winograd_forward<detail::Winograd4>(g, x, w, b, act, y, &pool);
 }
 
 }  // namespace moodnet::cpu
