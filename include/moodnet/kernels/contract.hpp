@@ -31,6 +31,10 @@
 // Optional (layers look for them with a requires-expression and run the plain ops otherwise):
 //   conv2d_max_pool_applies(g, p) -> bool, conv2d_forward_max_pool(g, x, w, b|null, act, p, y)
 //   a conv then max pool p in one pass, y:(N,POH,POW,F) (Cpu: kernels/cpu/conv.hpp)
+//   conv2d_max_pool_index_applies(g, p) -> bool, conv2d_forward_max_pool(..., y, idx) training's
+//   form, idx:(N,POH,POW,F) bytes: each window's first maximum; max_pool2d_backward_index(p, idx,
+//   dy, dx), conv2d_backward_params_max_pool_applies(g, p) -> bool,
+//   conv2d_backward_params_max_pool(g, x, p, idx, dy, dw, db|null) its backward (Cpu: ops.hpp)
 #pragma once
 
 #include <cstdint>
