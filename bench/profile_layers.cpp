@@ -1,8 +1,11 @@
 // Where a training step's time goes, layer by layer: forward_train and backward of each layer of a
 // sequential zoo model on random data, plus the loss, the L2 penalty and Adam, as fit() runs them.
 // Medians over --reps steps (after two warm-up steps), in milliseconds, and each row's share.
+// A layer that Model::forward/backward run together with the max pool after it
+// (Layer::forward_train_max_pooled) is timed so too, on the layer's row (the pool's reads
+// "fused"); --apart 1 drives every layer on its own.
 //
-//   profile_layers [--arch fer-cnn] [--batch 64] [--reps 10]
+//   profile_layers [--arch fer-cnn] [--batch 64] [--reps 10] [--apart 0|1]
 // threads: OMP_NUM_THREADS.
 #include <algorithm>
 #include <chrono>
@@ -28,6 +31,7 @@ int main(int argc, char** argv) {
   std::string arch = "fer-cnn";
   int64_t batch = 64;
   int reps = 10;
+  bool apart = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--arch")
@@ -36,8 +40,11 @@ int main(int argc, char** argv) {
       batch = std::atoll(argv[i + 1]);
     else if (a == "--reps")
       reps = std::max(1, std::atoi(argv[i + 1]));
+    else if (a == "--apart")
+      apart = std::atoi(argv[i + 1]) != 0;
     else {
-      std::fprintf(stderr, "usage: profile_layers [--arch A] [--batch N] [--reps R]\n");
+      std::fprintf(stderr,
+                   "usage: profile_layers [--arch A] [--batch N] [--reps R] [--apart 0|1]\n");
       return 2;
     }
   }
@@ -64,6 +71,7 @@ int main(int argc, char** argv) {
   // fwd[i], bwd[i] per layer; then loss, l2, adam.
   std::vector<std::vector<double>> fwd(L), bwd(L);
   std::vector<double> t_loss, t_l2, t_adam, t_step;
+  std::vector<bool> fused(L, false);  // layer i ran with the pool i + 1 (as Model::forward)
   const cpu::ScopedFlushDenormals flush_denormals;
   auto ms = [](Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
@@ -76,6 +84,15 @@ int main(int argc, char** argv) {
       const Tensor<Cpu>* in = i == 0 ? &x : &outs[i - 1];
       const Tensor<Cpu>* ins[] = {in};
       const auto t0 = Clock::now();
+      if (!apart && i + 1 < L)
+        if (const auto pool =
+                model.layer(i + 1).max_pool_geometry(model.layer_output_shape(i).with_batch(batch)))
+          if (model.layer(i).forward_train_max_pooled(ins, *pool, outs[i + 1], step)) {
+            fused[i] = true;
+            if (keep) fwd[i].push_back(ms(t0, Clock::now())), fwd[i + 1].push_back(0);
+            ++i;
+            continue;
+          }
       model.layer(i).forward_train(ins, outs[i], step);
       if (keep) fwd[i].push_back(ms(t0, Clock::now()));
     }
@@ -91,11 +108,18 @@ int main(int argc, char** argv) {
       preactivation[i] =
           (i == L - 1 && lr.grad_is_preactivation) || model.layer_grad_is_preactivation(i);
     for (size_t i = L; i-- > 0;) {
+      if (i >= 1 && fused[i - 1]) {  // the pool's backward and its conv's, as one
+        if (keep) bwd[i].push_back(0);
+        --i;
+      }
       const Tensor<Cpu>* in = i == 0 ? &x : &outs[i - 1];
       const Tensor<Cpu>* ins[] = {in};
       Tensor<Cpu>* dxs[] = {i == 0 ? nullptr : &grads[i]};
       t0 = Clock::now();
-      model.layer(i).backward(ins, outs[i], *dy, dxs, preactivation[i]);
+      if (fused[i])
+        model.layer(i).backward_max_pooled(ins, *dy, dxs);
+      else
+        model.layer(i).backward(ins, outs[i], *dy, dxs, preactivation[i]);
       if (keep) bwd[i].push_back(ms(t0, Clock::now()));
       dy = &grads[i];
     }
@@ -117,6 +141,12 @@ int main(int argc, char** argv) {
   std::printf("%-28s %-22s %9s %9s %7s\n", "layer", "output", "forward", "backward", "share");
   for (size_t i = 0; i < L; ++i) {
     const double f = median(fwd[i]), b = median(bwd[i]);
+    if (i >= 1 && fused[i - 1]) {
+      std::printf("%-28s %-22s %9s %9s\n",
+                  (model.layer(i).name() + " (" + model.layer(i).type() + ")").c_str(),
+                  model.layer_output_shape(i).to_string(true).c_str(), "fused", "fused");
+      continue;
+    }
     std::printf("%-28s %-22s %9.2f %9.2f %6.1f%%\n",
                 (model.layer(i).name() + " (" + model.layer(i).type() + ")").c_str(),
                 model.layer_output_shape(i).to_string(true).c_str(), f, b, 100.0 * (f + b) / total);
