@@ -114,8 +114,6 @@ class Layer {
   virtual void backward_max_pooled(Inputs, const Tensor<D>&, InputGrads) {
     MOODNET_CHECK(false, type(), " '", name_, "': backward_max_pooled without a pooled forward");
   }
-  // A max pool: the activation of its input it folds into its backward (fold_input_activation).
-  virtual Activation folded_input_activation() const { return Activation::linear; }
 
   // All weights in Keras order, trainable and not.
   std::vector<Parameter<D>*> parameters() {

@@ -59,7 +59,7 @@ class Pooling2D : public LayerBase<D, Derived> {
     return a != Activation::linear;
   }
   // The producer's activation this layer's backward folds in (linear: none).
-  Activation folded_input_activation() const override { return folded_; }
+  Activation folded_input_activation() const { return folded_; }
   Value config() const override {
     return {{"pool_size", opt_.pool_size.to_value()},
             {"strides", opt_.strides.to_value()},

@@ -52,6 +52,23 @@ MOODNET_ALWAYS_INLINE void for_each_2x2_window(const PoolGeometry& p, Whole whol
     for (int64_t ox = oy < fy ? fx : 0; ox < p.ow; ++ox) cut(oy, ox);
 }
 
+// A 2x2 window's maximum, m = max(max(max(max(-inf, v0), v1), v2), v3), on floats or GCC
+// vectors: std::max's chain (the reference's bits), spelled on values, which GCC vectorises (it
+// left the reference form scalar, with a branch). Vectors by reference: see load16.
+template <class V>
+MOODNET_ALWAYS_INLINE void window_max4(const V& v0, const V& v1, const V& v2, const V& v3, V& m) {
+  m = V{} - std::numeric_limits<float>::infinity();
+  m = m < v0 ? v0 : m;
+  m = m < v1 ? v1 : m;
+  m = m < v2 ? v2 : m;
+  m = m < v3 ? v3 : m;
+}
+
+// Whether dy passes a folded activation at the maximum m (mask 1: ReLU, 2: ReLU6, 0: none).
+MOODNET_ALWAYS_INLINE bool pool_dy_live(float m, int mask) {
+  return mask == 0 || (m > 0.0f && (mask == 1 || m < 6.0f));
+}
+
 // One image: y:(OH,OW,C) = max over each window of x:(H,W,C) ('same' pads with -inf).
 MOODNET_ALWAYS_INLINE void max_pool_forward_image(const PoolGeometry& p, const float* x, float* y) {
   if (is_pool_2x2_stride2(p)) {
@@ -63,13 +80,9 @@ MOODNET_ALWAYS_INLINE void max_pool_forward_image(const PoolGeometry& p, const f
       float* yp = y + (oy * p.ow + ox) * c;
       MOODNET_OMP(omp simd)
       for (int64_t i = 0; i < c; ++i) {
-        // std::max(m, v) spelled on values: GCC left the reference form scalar, with a branch.
         const float v0 = x0[i], v1 = x0[c + i], v2 = x0[row + i], v3 = x0[row + c + i];
-        float m = -std::numeric_limits<float>::infinity();
-        m = m < v0 ? v0 : m;
-        m = m < v1 ? v1 : m;
-        m = m < v2 ? v2 : m;
-        m = m < v3 ? v3 : m;
+        float m;
+        window_max4(v0, v1, v2, v3, m);
         yp[i] = m;
       }
     };
@@ -101,7 +114,7 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_window(const PoolGeometry& p, int64
       MOODNET_OMP(omp simd)
       for (int64_t c = 0; c < p.c; ++c) {
         const bool take = done[c] == 0.0f && xp[c] == yp[c];
-        const bool live = mask == 0 || (yp[c] > 0.0f && (mask == 1 || yp[c] < 6.0f));
+        const bool live = pool_dy_live(yp[c], mask);
         const float g = take && live ? dyp[c] : 0.0f;
         dxp[c] = kAccumulate ? dxp[c] + g : g;
         done[c] = take ? 1.0f : done[c];
@@ -128,7 +141,7 @@ MOODNET_ALWAYS_INLINE void max_pool_backward_image(const PoolGeometry& p, const 
       MOODNET_OMP(omp simd)
       for (int64_t i = 0; i < c; ++i) {
         const float m = yp[i];
-        const bool live = mask == 0 || (m > 0.0f && (mask == 1 || m < 6.0f));
+        const bool live = pool_dy_live(m, mask);
         const float g = live ? dyp[i] : 0.0f;
         const bool t00 = x0[i] == m;
         const bool t01 = !t00 && x0[c + i] == m;
@@ -169,11 +182,6 @@ inline constexpr int64_t kPoolMaxWindow = 254;
 inline bool pool_index_applies(const PoolGeometry& p) {
   return p.ph == p.sh && p.pw == p.sw && p.pad_top == 0 && p.pad_left == 0 &&
          p.ph * p.pw <= kPoolMaxWindow;
-}
-
-// Whether dy passes a folded activation at the maximum m (mask 1: ReLU, 2: ReLU6, 0: none).
-MOODNET_ALWAYS_INLINE bool pool_dy_live(float m, int mask) {
-  return mask == 0 || (m > 0.0f && (mask == 1 || m < 6.0f));
 }
 
 // 16 channels in GCC vectors (each ISA's instance splits them into its registers).
@@ -227,11 +235,8 @@ MOODNET_ALWAYS_INLINE void max_pool_forward_index_image(const PoolGeometry& p, c
         PoolF16 v0, v1, v2, v3;
         load16(x0 + i, v0), load16(x0 + c + i, v1), load16(x0 + row + i, v2);
         load16(x0 + row + c + i, v3);
-        PoolF16 m = PoolF16{} - std::numeric_limits<float>::infinity();
-        m = m < v0 ? v0 : m;
-        m = m < v1 ? v1 : m;
-        m = m < v2 ? v2 : m;
-        m = m < v3 ? v3 : m;
+        PoolF16 m;
+        window_max4(v0, v1, v2, v3, m);
         std::memcpy(yp + i, &m, sizeof m);
         PoolI16 k = v3 == m ? PoolI16{} + 3 : PoolI16{} + kPoolNoGradient;
         k = v2 == m ? PoolI16{} + 2 : k;
@@ -243,11 +248,8 @@ MOODNET_ALWAYS_INLINE void max_pool_forward_index_image(const PoolGeometry& p, c
       for (; i < c; ++i) {
         // The max as max_pool_forward_image takes it (same bits), then its first position.
         const float v0 = x0[i], v1 = x0[c + i], v2 = x0[row + i], v3 = x0[row + c + i];
-        float m = -std::numeric_limits<float>::infinity();
-        m = m < v0 ? v0 : m;
-        m = m < v1 ? v1 : m;
-        m = m < v2 ? v2 : m;
-        m = m < v3 ? v3 : m;
+        float m;
+        window_max4(v0, v1, v2, v3, m);
         yp[i] = m;
         const int k = v0 == m ? 0 : v1 == m ? 1 : v2 == m ? 2 : v3 == m ? 3 : kPoolNoGradient;
         ip[i] = static_cast<uint8_t>(pool_dy_live(m, mask) ? k : kPoolNoGradient);
